@@ -1,0 +1,133 @@
+import { InvalidProgramError, UnsupportedOpError } from './errors.js';
+import type { Op, Program } from './program.js';
+import type { BackendCapabilities } from './backend.js';
+import type { DeviceBuffer, DeviceWeight } from './resources.js';
+
+/**
+ * Checks that a program's shapes fit together and that the backend has a
+ * kernel for every op and weight type. Every backend calls this from
+ * `compile`, so shape mistakes surface as one typed error before any work.
+ */
+export function validateProgram(program: Program, caps: BackendCapabilities): void {
+  const fail = (i: number, op: Op, msg: string): never => {
+    throw new InvalidProgramError(`program '${program.label}', op ${i} (${op.kind}): ${msg}`);
+  };
+  if (!Number.isInteger(program.maxRows) || program.maxRows < 1) {
+    throw new InvalidProgramError(`program '${program.label}': maxRows must be a positive integer`);
+  }
+  const rowsOk = (b: DeviceBuffer) => b.shape[0] >= program.maxRows;
+  const cols = (b: DeviceBuffer) => b.shape[1];
+  const f32 = (i: number, op: Op, b: DeviceBuffer, role: string, needRows = true) => {
+    if (b.dtype !== 'f32') fail(i, op, `${role} '${b.label}' must be f32`);
+    if (needRows && !rowsOk(b)) fail(i, op, `${role} '${b.label}' has ${b.shape[0]} rows, program needs ${program.maxRows}`);
+  };
+  const weightOk = (i: number, op: Op, w: DeviceWeight) => {
+    if (!caps.weightDTypes.includes(w.dtype)) {
+      throw new UnsupportedOpError(`${op.kind}[${w.dtype}]`, caps.name, `weight '${w.name}' is ${w.dtype}`);
+    }
+  };
+
+  program.ops.forEach((op, i) => {
+    if (!caps.ops.includes(op.kind)) throw new UnsupportedOpError(op.kind, caps.name);
+    switch (op.kind) {
+      case 'embed': {
+        weightOk(i, op, op.table);
+        if (op.table.shape.length !== 2) fail(i, op, 'table must be 2-D');
+        if (op.ids.dtype !== 'i32' || !rowsOk(op.ids) || cols(op.ids) !== 1) fail(i, op, 'ids must be i32 [rows, 1]');
+        f32(i, op, op.out, 'out');
+        if (cols(op.out) !== op.table.shape[1]) fail(i, op, `out has ${cols(op.out)} cols, table dim is ${op.table.shape[1]}`);
+        break;
+      }
+      case 'rmsnorm': {
+        weightOk(i, op, op.weight);
+        f32(i, op, op.x, 'x');
+        f32(i, op, op.out, 'out');
+        if (op.weight.shape.length !== 1 || op.weight.shape[0] !== cols(op.x) || cols(op.out) !== cols(op.x)) {
+          fail(i, op, `weight [${op.weight.shape}] must be [${cols(op.x)}] and out as wide as x`);
+        }
+        if (!(op.eps > 0)) fail(i, op, 'eps must be > 0');
+        break;
+      }
+      case 'matmul': {
+        weightOk(i, op, op.weight);
+        f32(i, op, op.x, 'x');
+        f32(i, op, op.out, 'out');
+        const [n, k] = op.weight.shape;
+        if (op.weight.shape.length !== 2) fail(i, op, 'weight must be 2-D');
+        if (cols(op.x) !== k) fail(i, op, `x has ${cols(op.x)} cols, weight '${op.weight.name}' expects ${k}`);
+        if (cols(op.out) !== n) fail(i, op, `out has ${cols(op.out)} cols, weight '${op.weight.name}' gives ${n}`);
+        if (op.x.id === op.out.id) fail(i, op, 'out must not alias x');
+        if (op.bias) {
+          weightOk(i, op, op.bias);
+          if (op.bias.shape.length !== 1 || op.bias.shape[0] !== n) fail(i, op, `bias must be [${n}]`);
+        }
+        break;
+      }
+      case 'rope': {
+        f32(i, op, op.x, 'x');
+        if (cols(op.x) !== op.heads * op.headDim) fail(i, op, `x has ${cols(op.x)} cols, expected heads*headDim = ${op.heads * op.headDim}`);
+        if (op.ropeDim % 2 !== 0 || op.ropeDim > op.headDim || op.ropeDim < 2) fail(i, op, `ropeDim ${op.ropeDim} must be even and <= headDim`);
+        if (op.invFreq.length !== op.ropeDim / 2) fail(i, op, `invFreq has ${op.invFreq.length} entries, expected ${op.ropeDim / 2}`);
+        break;
+      }
+      case 'kv_store': {
+        f32(i, op, op.k, 'k');
+        f32(i, op, op.v, 'v');
+        f32(i, op, op.kCache, 'kCache', false);
+        f32(i, op, op.vCache, 'vCache', false);
+        if (cols(op.kCache) !== cols(op.k) || cols(op.vCache) !== cols(op.v)) fail(i, op, 'cache width must equal k/v width');
+        break;
+      }
+      case 'attention': {
+        f32(i, op, op.q, 'q');
+        f32(i, op, op.out, 'out');
+        f32(i, op, op.kCache, 'kCache', false);
+        f32(i, op, op.vCache, 'vCache', false);
+        if (op.heads % op.kvHeads !== 0) fail(i, op, `heads ${op.heads} not a multiple of kvHeads ${op.kvHeads}`);
+        if (cols(op.q) !== op.heads * op.headDim || cols(op.out) !== cols(op.q)) fail(i, op, 'q/out must be [rows, heads*headDim]');
+        if (cols(op.kCache) !== op.kvHeads * op.headDim || cols(op.vCache) !== op.kvHeads * op.headDim) {
+          fail(i, op, 'caches must be [context, kvHeads*headDim]');
+        }
+        break;
+      }
+      case 'silu_mul':
+      case 'add': {
+        const [a, b] = op.kind === 'add' ? [op.a, op.b] : [op.gate, op.up];
+        f32(i, op, a, 'a');
+        f32(i, op, b, 'b');
+        f32(i, op, op.out, 'out');
+        if (cols(a) !== cols(b) || cols(a) !== cols(op.out)) fail(i, op, 'operands must have equal widths');
+        break;
+      }
+      case 'last_row': {
+        f32(i, op, op.x, 'x');
+        f32(i, op, op.out, 'out', false);
+        if (cols(op.x) !== cols(op.out)) fail(i, op, 'out must be as wide as x');
+        break;
+      }
+      case 'argmax': {
+        f32(i, op, op.x, 'x', false);
+        if (op.out.dtype !== 'i32') fail(i, op, 'out must be i32');
+        break;
+      }
+      case 'sample': {
+        f32(i, op, op.logits, 'logits', false);
+        if (op.out.dtype !== 'i32' || op.history.dtype !== 'i32') fail(i, op, 'out and history must be i32');
+        break;
+      }
+    }
+  });
+  for (const o of program.outputs) {
+    if (o.rows !== 'active' && (o.rows < 1 || o.rows > o.buffer.shape[0])) {
+      throw new InvalidProgramError(`program '${program.label}': output '${o.buffer.label}' reads ${o.rows} rows of ${o.buffer.shape[0]}`);
+    }
+  }
+}
+
+/** Checks a run's scalars against the compiled program and a KV-cache length. */
+export function validateRunParams(label: string, maxRows: number, n: number, pos: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > maxRows) {
+    throw new InvalidProgramError(`program '${label}': n=${n} outside 1..${maxRows}`);
+  }
+  if (!Number.isInteger(pos) || pos < 0) throw new InvalidProgramError(`program '${label}': pos=${pos} must be a non-negative integer`);
+}

@@ -1,0 +1,69 @@
+import type { HostTensor, WeightDType } from '@bitexit/format';
+import type { RopeStyle } from '@bitexit/backend';
+import type { Tokenizer } from '@bitexit/tokenizer';
+
+/** Architectures bitexit runs (all Llama-family decoders). */
+export type Architecture = 'llama' | 'mistral' | 'qwen2';
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2'];
+
+export type RopeScaling =
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContextLength: number }
+  | { type: 'linear'; factor: number };
+
+/** Hyperparameters of a Llama-family decoder, normalised from any file format. */
+export interface ModelConfig {
+  architecture: Architecture;
+  dim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  ffnDim: number;
+  vocabSize: number;
+  /** Context length the model was trained for. */
+  contextLength: number;
+  rmsEps: number;
+  ropeTheta: number;
+  /** Dims of each head that rotate (usually headDim). */
+  ropeDim: number;
+  ropeStyle: RopeStyle;
+  ropeScaling: RopeScaling | null;
+  /** Qwen2: q/k/v projections carry biases. */
+  qkvBias: boolean;
+  /** The LM head reuses the token embedding. */
+  tiedEmbeddings: boolean;
+}
+
+/**
+ * One weight, in canonical (GGUF-style) naming:
+ * token_embd.weight, output_norm.weight, output.weight (absent when tied),
+ * blk.{i}.attn_norm.weight, blk.{i}.attn_{q,k,v}.weight / .bias, blk.{i}.attn_output.weight,
+ * blk.{i}.ffn_norm.weight, blk.{i}.ffn_{gate,up,down}.weight.
+ * Shapes are [out, in]. `load` reads only this tensor's byte range.
+ */
+export interface TensorEntry {
+  name: string;
+  /** Name inside the source file (for inspect and error messages). */
+  sourceName: string;
+  dtype: WeightDType;
+  shape: number[];
+  byteLength: number;
+  load(): Promise<HostTensor>;
+}
+
+export type ModelFileFormat = 'gguf' | 'llama2c' | 'huggingface';
+
+/** An opened model: parsed headers and config, lazily readable tensors, tokenizer. */
+export interface ModelSource {
+  format: ModelFileFormat;
+  /** Path or name of the model (file or directory). */
+  path: string;
+  config: ModelConfig;
+  tensors: Map<string, TensorEntry>;
+  tokenizer: Tokenizer | null;
+  /** Format-specific metadata for `inspect` (GGUF KVs, HF config, llama2.c header). */
+  metadata: Record<string, unknown>;
+  /** Total bytes of all weights as stored. */
+  weightBytes: number;
+  close(): Promise<void>;
+}

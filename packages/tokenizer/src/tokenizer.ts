@@ -1,0 +1,29 @@
+/** What the engine needs from any tokenizer. */
+export interface Tokenizer {
+  readonly kind: 'sentencepiece-bpe' | 'huggingface';
+  readonly vocabSize: number;
+  /** Begin/end-of-sequence ids, or null when the vocabulary has none. */
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  /** Extra ids that also end generation (e.g. Llama-3 `<|eot_id|>`). */
+  readonly stopIds: readonly number[];
+  /** Text to ids; `addBos` prepends BOS when the model has one. Special-token strings in text are parsed as special tokens only when `parseSpecial` is true. */
+  encode(text: string, options?: { addBos?: boolean; parseSpecial?: boolean }): number[];
+  /** Ids to text (special tokens such as BOS/EOS are dropped unless `keepSpecial`). */
+  decode(ids: readonly number[], options?: { keepSpecial?: boolean }): string;
+  /** The raw piece of one id, for inspection. */
+  idToPiece(id: number): string;
+  /** Incremental decoder that never emits a broken UTF-8 sequence. */
+  createStreamDecoder(): StreamDecoder;
+  /** Chat template (Jinja source) carried by the model, if any. */
+  readonly chatTemplate: string | null;
+  /** Strings the chat template may reference: bos_token, eos_token... */
+  readonly specialTokens: Readonly<Record<string, string>>;
+}
+
+export interface StreamDecoder {
+  /** Feeds one generated id; returns the text that is now complete (possibly ''). */
+  push(id: number): string;
+  /** Returns whatever is still pending (replacement characters for an unfinished sequence). */
+  flush(): string;
+}
