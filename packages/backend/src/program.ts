@@ -62,10 +62,19 @@ export type Op =
   /** out[0] = index of the largest value of x[0] (lowest index on ties), as i32. */
   | { kind: 'argmax'; x: DeviceBuffer; out: DeviceBuffer }
   /**
-   * out[0] = a token sampled from logits[0] with the run's SamplingParams
-   * (repetition penalty over `history`, temperature, top-k, top-p, min-p,
-   * then inverse-CDF with the engine-supplied uniform number). Greedy when
-   * temperature is 0. Deterministic for a given uniform.
+   * out[0] = a token sampled from logits[0] with the run's SamplingParams.
+   * Deterministic for a given uniform. Exactly (NaN logits count as -Infinity):
+   * 1. repetitionPenalty != 1: for each DISTINCT id among
+   *    history[0..historyLength) (flat index; ids outside the vocabulary are
+   *    ignored): logit = logit > 0 ? logit / penalty : logit * penalty.
+   * 2. temperature <= 0: argmax (lowest index on ties). Done.
+   * 3. logits / temperature; candidates sorted by logit descending (ties:
+   *    lower index first); topK > 0 keeps the first topK; softmax over the
+   *    kept candidates; topP < 1 keeps the smallest prefix whose cumulative
+   *    probability >= topP (at least one); minP > 0 keeps the candidates with
+   *    p >= minP * pmax (at least one); renormalise; return the first
+   *    candidate whose cumulative probability > uniform (the last kept
+   *    candidate when rounding leaves none).
    */
   | { kind: 'sample'; logits: DeviceBuffer; history: DeviceBuffer; out: DeviceBuffer };
 

@@ -43,5 +43,5 @@ export class FileAccessError extends BitexitError {
 }
 
 export function isBitexitError(e: unknown): e is BitexitError {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('E_');
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as unknown as { code: string }).code.startsWith('E_');
 }

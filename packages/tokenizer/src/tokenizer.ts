@@ -13,12 +13,25 @@ export interface Tokenizer {
   decode(ids: readonly number[], options?: { keepSpecial?: boolean }): string;
   /** The raw piece of one id, for inspection. */
   idToPiece(id: number): string;
-  /** Incremental decoder that never emits a broken UTF-8 sequence. */
-  createStreamDecoder(): StreamDecoder;
+  /**
+   * Incremental decoder that never emits a broken UTF-8 sequence. Streaming
+   * the ids of a sequence one by one yields exactly `decode(ids)`. To stream
+   * a continuation, pass the ids that came before (the prompt) as `prefix`:
+   * their text is not emitted, but leading-space rules then apply as they
+   * would in `decode(prefix.concat(generated))`.
+   */
+  createStreamDecoder(options?: StreamDecoderOptions): StreamDecoder;
   /** Chat template (Jinja source) carried by the model, if any. */
   readonly chatTemplate: string | null;
   /** Strings the chat template may reference: bos_token, eos_token... */
   readonly specialTokens: Readonly<Record<string, string>>;
+}
+
+export interface StreamDecoderOptions {
+  /** Ids already decoded (e.g. the prompt); they set the decoder's state but produce no text. */
+  prefix?: readonly number[];
+  /** Emit special tokens (as `decode(ids, { keepSpecial: true })`). */
+  keepSpecial?: boolean;
 }
 
 export interface StreamDecoder {

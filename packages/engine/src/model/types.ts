@@ -1,4 +1,4 @@
-import type { HostTensor, WeightDType } from '@bitexit/format';
+import type { GgufFile, HostTensor, WeightDType } from '@bitexit/format';
 import type { RopeStyle } from '@bitexit/backend';
 import type { Tokenizer } from '@bitexit/tokenizer';
 
@@ -65,5 +65,16 @@ export interface ModelSource {
   metadata: Record<string, unknown>;
   /** Total bytes of all weights as stored. */
   weightBytes: number;
+  /** The tokenizer as stored in the source files, for converters (absent when there is none). */
+  tokenizerFiles?: TokenizerFiles;
   close(): Promise<void>;
 }
+
+/** Raw tokenizer data of a ModelSource, kept so convertToGguf can re-emit it faithfully. */
+export type TokenizerFiles =
+  /** tokenizer.json verbatim and tokenizer_config.json parsed. */
+  | { kind: 'huggingface'; tokenizerJson: string; tokenizerConfig: Record<string, unknown> | null }
+  /** llama2.c tokenizer.bin pieces (raw bytes, '▁' written as ' ') and scores. */
+  | { kind: 'llama2c'; pieces: Uint8Array[]; scores: Float32Array; bosId: number; eosId: number }
+  /** A GGUF file whose tokenizer.* keys are copied as they are. */
+  | { kind: 'gguf'; gguf: GgufFile };

@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+/**
+ * CPU backend benchmarks. `npm run bench` (after `npx tsup`) prints a table
+ * and writes bench-results/cpu.json.
+ *
+ *   node bench/run.mjs [--filter <substring>] [--quick] [--out <file>]
+ *
+ * Benchmarks are a flat list of named async functions returning
+ * `{ metric, value, unit, ...details }`; add whole-model ones (through the
+ * engine) by pushing onto `benchmarks` with the same shape.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, platform, arch } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCpuBackend } from '../dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const quick = args.includes('--quick');
+const filter = opt('--filter');
+const outFile = resolve(opt('--out') ?? resolve(here, '..', 'bench-results', 'cpu.json'));
+const minSeconds = quick ? 0.15 : 0.6;
+
+// ------------------------------------------------------------------ helpers
+
+/** Deterministic uniform floats in [-1, 1). */
+function random(n, seed = 1) {
+  const a = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    a[i] = (s / 4294967296) * 2 - 1;
+  }
+  return a;
+}
+
+const cvt = new Float32Array(1);
+const cvtU = new Uint32Array(cvt.buffer);
+/** f32 → f16 bits, round to nearest even (bench-local; the format package has the shared one). */
+function f32ToF16(x) {
+  cvt[0] = x;
+  const b = cvtU[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+function encode(dtype, values) {
+  switch (dtype) {
+    case 'f32':
+      return new Uint8Array(values.buffer.slice(0));
+    case 'f16': {
+      const u = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) u[i] = f32ToF16(values[i]);
+      return new Uint8Array(u.buffer);
+    }
+    case 'q8_0': {
+      const nb = values.length / 32;
+      const out = new Uint8Array(nb * 34);
+      const q = new Int8Array(out.buffer);
+      for (let b = 0; b < nb; b++) {
+        let amax = 0;
+        for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(values[b * 32 + i]));
+        const d = amax / 127;
+        const id = d ? 1 / d : 0;
+        const h = f32ToF16(d);
+        out[b * 34] = h & 0xff;
+        out[b * 34 + 1] = h >> 8;
+        for (let i = 0; i < 32; i++) q[b * 34 + 2 + i] = Math.round(values[b * 32 + i] * id);
+      }
+      return out;
+    }
+  }
+  throw new Error(`no encoder for ${dtype}`);
+}
+
+/** Runs `step` until minSeconds have passed (at least 2 runs after one warm-up); seconds per run. */
+async function time(step) {
+  await step();
+  let runs = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (runs < 2 || t - t0 < minSeconds * 1000) {
+    await step();
+    runs++;
+    t = performance.now();
+  }
+  return (t - t0) / 1000 / runs;
+}
+
+// ------------------------------------------------------------------ benchmarks
+
+/** @type {{ name: string, fn: () => Promise<Record<string, unknown>> }[]} */
+export const benchmarks = [];
+
+const matmulShapes = [
+  [64, 64],
+  [172, 64],
+  [512, 64],
+  [768, 256],
+  [4096, 4096],
+];
+for (const dtype of ['f32', 'f16', 'q8_0']) {
+  for (const [N, K] of matmulShapes) {
+    for (const n of [1, 64]) {
+      benchmarks.push({
+        name: `matmul ${dtype} ${N}x${K} n=${n}`,
+        fn: async () => {
+          const be = await createCpuBackend();
+          const w = await be.uploadWeight({ name: 'w', dtype, shape: [N, K], data: encode(dtype, random(N * K, 7)) });
+          const x = be.createBuffer('f32', [n, K], 'x');
+          const out = be.createBuffer('f32', [n, N], 'out');
+          be.writeBuffer(x, random(n * K, 3));
+          const prog = be.compile({ label: 'mm', maxRows: n, ops: [{ kind: 'matmul', x, weight: w, out }], outputs: [] });
+          const s = await time(() => be.run(prog, { pos: 0, n }));
+          await be.dispose();
+          const flops = 2 * N * K * n;
+          return { metric: 'GFLOP/s', value: flops / s / 1e9, unit: 'GFLOP/s', msPerRun: s * 1e3, weightBytes: w.byteLength };
+        },
+      });
+    }
+  }
+}
+
+for (const [heads, kvHeads, headDim, ctx, n] of [
+  [8, 4, 8, 256, 1],
+  [32, 8, 128, 512, 1],
+  [32, 8, 128, 2048, 1],
+  [32, 8, 128, 512, 64],
+]) {
+  benchmarks.push({
+    name: `attention h${heads}/kv${kvHeads} d${headDim} ctx=${ctx} n=${n}`,
+    fn: async () => {
+      const be = await createCpuBackend();
+      const q = be.createBuffer('f32', [n, heads * headDim], 'q');
+      const out = be.createBuffer('f32', [n, heads * headDim], 'out');
+      const kCache = be.createBuffer('f32', [ctx, kvHeads * headDim], 'k');
+      const vCache = be.createBuffer('f32', [ctx, kvHeads * headDim], 'v');
+      be.writeBuffer(q, random(n * heads * headDim, 1));
+      be.writeBuffer(kCache, random(ctx * kvHeads * headDim, 2));
+      be.writeBuffer(vCache, random(ctx * kvHeads * headDim, 3));
+      const prog = be.compile({
+        label: 'attn',
+        maxRows: n,
+        ops: [{ kind: 'attention', q, kCache, vCache, out, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) }],
+        outputs: [],
+      });
+      const pos = ctx - n;
+      const s = await time(() => be.run(prog, { pos, n }));
+      await be.dispose();
+      return { metric: 'ms/run', value: s * 1e3, unit: 'ms', keysPerRow: ctx };
+    },
+  });
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const env = {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    platform: `${platform()} ${arch()}`,
+    date: new Date().toISOString(),
+    quick,
+  };
+  console.log(`bitexit cpu bench — node ${env.node}, ${env.cpu} (${env.cores} cores)`);
+  const results = [];
+  for (const b of benchmarks) {
+    if (filter && !b.name.includes(filter)) continue;
+    const r = await b.fn();
+    results.push({ name: b.name, ...r });
+    console.log(`${b.name.padEnd(44)} ${String(r.value.toFixed(3)).padStart(10)} ${r.unit}`);
+  }
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify({ backend: 'cpu', environment: env, results }, null, 2) + '\n');
+  console.log(`wrote ${outFile}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('run.mjs')) {
+  await main();
+}

@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { GGUF, GOLDEN0 } from './test-helpers.js';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
+const built = existsSync(bin);
+if (!built) console.warn(`[bitexit] skipping the binary test: ${bin} is not built (run \`npx tsup\` in packages/cli)`);
+
+describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
+  it('is executable and starts with a node shebang', () => {
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
+  });
+
+  it.skipIf(!GGUF || !GOLDEN0)('node dist/bin.js run --json reproduces the golden ids and exits 0', () => {
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'run', '--model', GGUF!, '--prompt', GOLDEN0!.prompt, '--json', '--temperature', '0', '--max-tokens', '64'],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { prompt_tokens: number[]; tokens: number[] };
+    expect(out.prompt_tokens).toEqual(GOLDEN0!.prompt_ids);
+    expect(out.tokens).toEqual(GOLDEN0!.generated_ids);
+  });
+
+  it('the committed launcher bin/bitexit.js (what npm links as `bitexit`) runs dist/bin.js', () => {
+    const launcher = join(dirname(bin), '..', 'bin', 'bitexit.js');
+    expect(statSync(launcher).mode & 0o111).not.toBe(0);
+    const r = spawnSync(process.execPath, [launcher, '--version'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('a bad flag exits 2 with one line', () => {
+    const r = spawnSync(process.execPath, [bin, 'run', '--max-tokens', '-3'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stdout).toBe('');
+  });
+});

@@ -1,0 +1,144 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError, Option } from 'commander';
+import { isBitexitError } from '@bitexit/format';
+import { doctorCommand } from './commands/doctor.js';
+import { evalPplCommand, type EvalPplOptions } from './commands/eval-ppl.js';
+import { inspectCommand, type InspectOptions } from './commands/inspect.js';
+import { runCommand, type RunOptions } from './commands/run.js';
+import { EXIT_FAILURE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, isSystemFileError, oneLine } from './errors.js';
+import type { CliIO } from './io.js';
+import {
+  BACKEND_CHOICES,
+  collect,
+  nonNegativeFloat,
+  nonNegativeInt,
+  positiveFloat,
+  positiveInt,
+  seed,
+  unitInterval,
+} from './options.js';
+
+/** Same path from src/cli.ts and from dist/*.js: the package root is one level up. */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+type Action = () => Promise<number>;
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto');
+}
+
+/**
+ * Builds a fresh commander program writing to `io`. Command actions do not
+ * run here: the chosen one is stored in `setAction` and awaited by `main`, so
+ * its errors are classified in one place.
+ */
+export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command {
+  const program = new Command('bitexit');
+  program
+    .description('Run Llama-family language models on CPU, WebGPU and CUDA.')
+    .version(VERSION, '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: (s, write) => write(`bitexit: ${oneLine(s.replace(/^error: /, ''))}\n`),
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+      getOutHelpWidth: () => io.stdout.columns ?? 80,
+      getErrHelpWidth: () => io.stderr.columns ?? 80,
+    })
+    .showHelpAfterError(false)
+    .allowExcessArguments(false);
+
+  program
+    .command('run')
+    .description('generate text: streams the prompt and its continuation to stdout, stats to stderr')
+    .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
+    .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
+    .option('-p, --prompt <text>', 'prompt text (default: empty, i.e. BOS only)')
+    .option('-n, --max-tokens <n>', 'most tokens to generate', positiveInt, 256)
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
+    .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)
+    .option('--min-p <p>', 'drop tokens less likely than p x the most likely one', unitInterval)
+    .option('--repeat-penalty <r>', 'penalty for recently generated tokens (1 = off)', positiveFloat)
+    .option('-s, --seed <s>', 'random seed (default: random, printed with the stats)', seed)
+    .option('--stop <text>', 'stop before this string (repeatable)', collect)
+    .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048))', positiveInt)
+    .option('--chat', "treat the prompt as a user message and apply the model's chat template")
+    .addOption(backendOption())
+    .option('--json', 'print one JSON object {text, prompt_tokens, tokens, stats} instead of streaming')
+    .option('--progress', 'show the load progress bar even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((opts: RunOptions) => setAction(() => runCommand(opts, io)));
+
+  program
+    .command('inspect')
+    .description('describe a model: architecture, hyperparameters, tensors, size, bits per weight, tokenizer')
+    .argument('<model>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory')
+    .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
+    .option('--json', 'print one JSON object')
+    .action((model: string, opts: InspectOptions) => setAction(() => inspectCommand(model, opts, io)));
+
+  program
+    .command('doctor')
+    .description('list the backends, whether each can run here, and why not')
+    .option('--json', 'print one JSON object')
+    .action((opts: { json?: boolean }) => setAction(() => doctorCommand(opts, io)));
+
+  const evalCmd = program.command('eval').description('evaluate a model');
+  evalCmd
+    .command('ppl')
+    .description("perplexity over a text file (llama-perplexity's protocol: chunks of ctx tokens, second half of each scored)")
+    .option('-m, --model <path>', 'model file or directory (default: the embedded demo model)')
+    .requiredOption('--text <file>', 'UTF-8 text file to score')
+    .option('--ctx <n>', 'chunk length in tokens (default 512, capped to the context length)', positiveInt)
+    .option('--tokenizer <path>', 'tokenizer file for formats without one')
+    .option('--max-chunks <n>', 'stop after this many chunks', positiveInt)
+    .addOption(backendOption())
+    .option('--json', 'print exactly {"ppl","nll","tokens_scored","chunks","ctx"}')
+    .option('--progress', 'show progress bars even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((opts: EvalPplOptions) => setAction(() => evalPplCommand(opts, io)));
+
+  return program;
+}
+
+function defaultIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+/**
+ * Runs the CLI on `argv` (the arguments after `bitexit`) and resolves to the
+ * exit code; never throws. User mistakes print one `bitexit: …` line; bugs
+ * print their stack and give 70.
+ */
+export async function main(argv: readonly string[], io: CliIO = defaultIO()): Promise<number> {
+  let action: Action | null = null;
+  try {
+    const program = buildProgram(io, (a) => {
+      action = a;
+    });
+    await program.parseAsync([...argv], { from: 'user' });
+    const chosen = action as Action | null;
+    if (!chosen) return 0;
+    return await chosen();
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (io.signal?.aborted) {
+      io.stderr.write('bitexit: interrupted\n');
+      return EXIT_INTERRUPTED;
+    }
+    if (e instanceof UsageError) {
+      io.stderr.write(`bitexit: ${oneLine(e.message)}\n`);
+      return EXIT_USAGE;
+    }
+    if (isBitexitError(e) || isSystemFileError(e)) {
+      io.stderr.write(`bitexit: ${oneLine((e as Error).message)}\n`);
+      return EXIT_FAILURE;
+    }
+    const detail = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+    io.stderr.write(`bitexit: internal error (this is a bug, please report it):\n${detail}\n`);
+    return EXIT_INTERNAL;
+  }
+}

@@ -1,0 +1,121 @@
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GGUF, GOLDEN0, LLAMA2C_BIN, TOK512, runCli } from '../test-helpers.js';
+import type { RunJson } from './run.js';
+
+const greedy = ['--json', '--temperature', '0', '--max-tokens', '64'];
+
+function parseOnlyJson(stdout: string): RunJson {
+  const lines = stdout.split('\n').filter((l) => l.length > 0);
+  expect(lines, 'exactly one JSON line on stdout').toHaveLength(1);
+  return JSON.parse(lines[0]!) as RunJson;
+}
+
+describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
+  const golden = GOLDEN0!;
+
+  it('greedy --json on the GGUF reproduces the golden ids of llama2.c and llama.cpp', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--prompt', golden.prompt, ...greedy]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = parseOnlyJson(r.stdout);
+    expect(Object.keys(out).sort()).toEqual(['prompt_tokens', 'stats', 'text', 'tokens']);
+    expect(out.prompt_tokens).toEqual(golden.prompt_ids);
+    expect(out.tokens).toEqual(golden.generated_ids);
+    // llama2.c prints the prompt, then the continuation.
+    expect(golden.prompt + out.text).toBe(golden.text_llama2c.slice(0, (golden.prompt + out.text).length));
+    expect(out.text.length).toBeGreaterThan(100);
+    expect(out.stats.generated_tokens).toBe(64);
+    expect(out.stats.prompt_tokens).toBe(golden.prompt_ids.length);
+    expect(out.stats.finish_reason).toBe('length');
+    expect(out.stats.backend).toBe('cpu');
+    expect(out.stats.decode_tokens_per_second).toBeGreaterThan(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it.skipIf(!LLAMA2C_BIN || !TOK512)('greedy --json on the llama2.c checkpoint + tok512.bin gives the same ids', async () => {
+    const r = await runCli(['run', '--model', LLAMA2C_BIN!, '--tokenizer', TOK512!, '--prompt', golden.prompt, ...greedy]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = parseOnlyJson(r.stdout);
+    expect(out.prompt_tokens).toEqual(golden.prompt_ids);
+    expect(out.tokens).toEqual(golden.generated_ids);
+  });
+
+  it('streams prompt then continuation to stdout, stats to stderr', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--prompt', golden.prompt, '--temperature', '0', '--max-tokens', '64', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.startsWith(golden.prompt + ', there was a little girl named Lily.')).toBe(true);
+    expect(golden.text_llama2c.startsWith(r.stdout.trimEnd())).toBe(true);
+    expect(r.stdout.endsWith('\n')).toBe(true);
+    expect(r.stderr).toMatch(/5 prompt tokens, 64 generated \(finish: length\), backend cpu/);
+    expect(r.stderr).toMatch(/decode [\d.]+ tok\/s/);
+  });
+
+  it('--stop ends the text before the stop string', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--prompt', golden.prompt, ...greedy, '--stop', 'Lily']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = parseOnlyJson(r.stdout);
+    expect(out.text).toBe(', there was a little girl named ');
+    expect(out.stats.finish_reason).toBe('stop');
+  });
+
+  it('sampling with a fixed seed is reproducible, and the seed is reported', async () => {
+    const args = ['run', '--model', GGUF!, '--prompt', 'Lily wanted to', '--json', '--max-tokens', '24', '--seed', '42',
+      '--temperature', '1', '--top-k', '40', '--top-p', '0.95', '--min-p', '0.01', '--repeat-penalty', '1.1'];
+    const a = parseOnlyJson((await runCli(args)).stdout);
+    const b = parseOnlyJson((await runCli(args)).stdout);
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.tokens).toHaveLength(a.stats.generated_tokens);
+    expect(a.stats.seed).toBe(42);
+  });
+
+  it('an empty prompt starts from BOS alone', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--json', '--temperature', '0', '--max-tokens', '8']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = parseOnlyJson(r.stdout);
+    expect(out.prompt_tokens).toEqual([1]);
+    expect(out.text).toMatch(/^Once upon a time/);
+  });
+
+  it('--chat on a model without a chat template is one line, exit 1', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--chat', '--prompt', 'hi']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^bitexit: .*chat template/);
+  });
+
+  it('--context smaller than the prompt is one line, exit 1', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--context', '4', '--prompt', 'Once upon a time there was a dog']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^bitexit: .*context/);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it.skipIf(!LLAMA2C_BIN)('a llama2.c checkpoint with no tokenizer beside it asks for --tokenizer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitexit-l2c-'));
+    const lone = join(dir, 'model.bin');
+    copyFileSync(LLAMA2C_BIN!, lone); // a temp copy, alone in its folder
+    try {
+      const r = await runCli(['run', '--model', lone, '--prompt', 'x']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^bitexit: .*model\.bin.*tokenizer/);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an aborted signal (Ctrl-C) ends the run with exit code 130', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--json', '--max-tokens', '8'], { signal: AbortSignal.abort() });
+    expect(r.code).toBe(130);
+  });
+
+  it('--progress draws the load bar on stderr (not on stdout)', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--json', '--temperature', '0', '--max-tokens', '4', '--progress']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/loading .*100%/);
+    parseOnlyJson(r.stdout);
+  });
+});

@@ -1,0 +1,144 @@
+import { randomInt } from 'node:crypto';
+import type { GenerateOptions, GenerationResult } from '@bitexit/engine';
+import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
+import type { CliIO } from '../io.js';
+import { loadForCli } from '../model.js';
+import { progressEnabled } from '../progress.js';
+
+export interface RunOptions {
+  model?: string;
+  tokenizer?: string;
+  prompt?: string;
+  maxTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  seed?: number;
+  stop?: string[];
+  context?: number;
+  chat?: boolean;
+  backend: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/** The `stats` object of `run --json` (snake_case like the rest of the JSON). */
+export interface RunJsonStats {
+  prompt_tokens: number;
+  generated_tokens: number;
+  finish_reason: string;
+  backend: string;
+  seed: number;
+  load_ms: number;
+  time_to_first_token_ms: number;
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+  total_ms: number;
+}
+
+export interface RunJson {
+  text: string;
+  prompt_tokens: number[];
+  tokens: number[];
+  stats: RunJsonStats;
+}
+
+const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : 0);
+
+export function runJson(result: GenerationResult, loadMs: number, seed: number): RunJson {
+  const s = result.stats;
+  return {
+    text: result.text,
+    prompt_tokens: result.promptTokens,
+    tokens: result.tokens,
+    stats: {
+      prompt_tokens: s.promptTokens,
+      generated_tokens: s.generatedTokens,
+      finish_reason: s.finishReason,
+      backend: s.backend,
+      seed,
+      load_ms: round(loadMs),
+      time_to_first_token_ms: round(s.timeToFirstTokenMs),
+      prefill_tokens_per_second: round(s.prefillTokensPerSecond, 1),
+      decode_tokens_per_second: round(s.decodeTokensPerSecond, 1),
+      total_ms: round(s.totalMs),
+    },
+  };
+}
+
+/** `bitexit run`: streams prompt + continuation to stdout, stats to stderr (or one JSON object with --json). */
+export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
+  if (opts.chat && !opts.prompt) throw new UsageError('--chat needs --prompt TEXT (the user message)');
+  const seed = opts.seed ?? randomInt(0, 0x1_0000_0000);
+  const genOptions: GenerateOptions = {
+    maxTokens: opts.maxTokens,
+    temperature: opts.temperature,
+    seed,
+    ...(opts.topK !== undefined ? { topK: opts.topK } : {}),
+    ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
+    ...(opts.minP !== undefined ? { minP: opts.minP } : {}),
+    ...(opts.repeatPenalty !== undefined ? { repetitionPenalty: opts.repeatPenalty } : {}),
+    ...(opts.stop?.length ? { stop: opts.stop } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+  };
+
+  const { model, loadMs } = await loadForCli({
+    model: opts.model,
+    tokenizer: opts.tokenizer,
+    backend: opts.backend,
+    context: opts.context,
+    progress: progressEnabled(opts.progress, io.stderr),
+    stderr: io.stderr,
+  });
+  try {
+    const prompt = opts.prompt ?? '';
+    const generation = opts.chat
+      ? model.chat([{ role: 'user', content: prompt }], genOptions)
+      : model.generate(prompt, genOptions);
+
+    if (opts.json) {
+      // Drain the stream (nothing may reach stdout but the one JSON object).
+      for await (const _chunk of generation) void _chunk;
+      const result = await generation.result;
+      io.stdout.write(JSON.stringify(runJson(result, loadMs, seed)) + '\n');
+      return result.stats.finishReason === 'abort' ? EXIT_INTERRUPTED : EXIT_OK;
+    }
+
+    // Like llama2.c: the prompt first, then the continuation as it is generated.
+    // The prompt is written once generation has started, so a prompt the model
+    // rejects (too long for the context...) leaves stdout empty.
+    let last = '';
+    let promptShown = opts.chat || !prompt;
+    const showPrompt = () => {
+      if (promptShown) return;
+      promptShown = true;
+      io.stdout.write(prompt);
+      last = prompt;
+    };
+    for await (const chunk of generation) {
+      showPrompt();
+      if (chunk.text) {
+        io.stdout.write(chunk.text);
+        last = chunk.text;
+      }
+    }
+    showPrompt();
+    const result = await generation.result;
+    if (!last.endsWith('\n')) io.stdout.write('\n');
+    io.stderr.write(formatRunStats(runJson(result, loadMs, seed).stats));
+    return result.stats.finishReason === 'abort' ? EXIT_INTERRUPTED : EXIT_OK;
+  } finally {
+    await model.dispose();
+  }
+}
+
+export function formatRunStats(s: RunJsonStats): string {
+  const overall = s.total_ms > 0 ? (s.generated_tokens / s.total_ms) * 1000 : 0;
+  return (
+    `--- ${s.prompt_tokens} prompt tokens, ${s.generated_tokens} generated (finish: ${s.finish_reason}), backend ${s.backend}, seed ${s.seed}\n` +
+    `--- prefill ${s.prefill_tokens_per_second.toFixed(1)} tok/s, decode ${s.decode_tokens_per_second.toFixed(1)} tok/s, ` +
+    `achieved ${overall.toFixed(1)} tok/s; load ${s.load_ms.toFixed(1)} ms, first token ${s.time_to_first_token_ms.toFixed(1)} ms, total ${s.total_ms.toFixed(1)} ms\n`
+  );
+}

@@ -1,0 +1,10 @@
+export { main, buildProgram, VERSION } from './cli.js';
+export type { CliIO, OutputStream } from './io.js';
+export { CapturedStream } from './io.js';
+export { UsageError, EXIT_FAILURE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './errors.js';
+export { runCommand, runJson, type RunOptions, type RunJson, type RunJsonStats } from './commands/run.js';
+export { inspectCommand, type InspectOptions } from './commands/inspect.js';
+export { doctorCommand, type DoctorJson } from './commands/doctor.js';
+export { evalPplCommand, pplJson, type EvalPplOptions } from './commands/eval-ppl.js';
+export { setupBackends, diagnoseBackends, OPTIONAL_BACKENDS, type DoctorEntry } from './backends.js';
+export { NO_DEFAULT_MODEL_MESSAGE } from './model.js';

@@ -1,0 +1,74 @@
+import { stat } from 'node:fs/promises';
+import { FileAccessError } from '@bitexit/format';
+import { loadModel, type Model } from '@bitexit/engine';
+import { requireBackendInstalled, setupBackends } from './backends.js';
+import { UsageError } from './errors.js';
+import type { OutputStream } from './io.js';
+import { loadProgress } from './progress.js';
+
+export const DEMO_MODEL_PACKAGE = '@bitexit/model-demo';
+export const NO_DEFAULT_MODEL_MESSAGE =
+  'no embedded default model is installed yet: pass --model PATH (try --model ../shared/fixtures/stories260K/stories260K.gguf)';
+
+/** Checks that a path given on the command line exists, so the user sees their own path in the error. */
+export async function requirePath(path: string, what: string): Promise<void> {
+  try {
+    await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const problem = code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? (e as Error).message})`;
+    throw new FileAccessError(path, problem, { cause: e });
+  }
+}
+
+/**
+ * The model to use when --model is not given: the one embedded in
+ * @bitexit/model-demo, when that package is installed (it exports
+ * `modelPath`, or a default export that is the path).
+ */
+export async function defaultModelPath(): Promise<string> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(/* @vite-ignore */ DEMO_MODEL_PACKAGE)) as Record<string, unknown>;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg.includes(DEMO_MODEL_PACKAGE) || (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new UsageError(NO_DEFAULT_MODEL_MESSAGE);
+    }
+    throw e;
+  }
+  const candidates = [mod.modelPath, mod.default, (mod.default as { modelPath?: unknown } | undefined)?.modelPath];
+  const path = candidates.find((c): c is string => typeof c === 'string');
+  if (!path) throw new UsageError(`${DEMO_MODEL_PACKAGE} exports no model path: pass --model PATH`);
+  return path;
+}
+
+export interface LoadOptions {
+  model?: string;
+  tokenizer?: string;
+  backend: string;
+  context?: number;
+  progress: boolean;
+  stderr: OutputStream;
+}
+
+export async function loadForCli(o: LoadOptions): Promise<{ model: Model; loadMs: number }> {
+  const path = o.model ?? (await defaultModelPath());
+  await requirePath(path, 'model file');
+  if (o.tokenizer) await requirePath(o.tokenizer, 'tokenizer file');
+  await setupBackends();
+  if (o.backend !== 'auto') await requireBackendInstalled(o.backend);
+  const bar = loadProgress(o.progress, o.stderr);
+  const t0 = performance.now();
+  try {
+    const model = await loadModel(path, {
+      backend: o.backend,
+      ...(o.tokenizer ? { tokenizerPath: o.tokenizer } : {}),
+      ...(o.context ? { contextLength: o.context } : {}),
+      onProgress: (p) => bar.update(p),
+    });
+    return { model, loadMs: performance.now() - t0 };
+  } finally {
+    bar.stop();
+  }
+}

@@ -1,0 +1,6 @@
+export * from './api.js';
+export * from './model/index.js';
+export { loadModel, Model } from './runtime/model.js';
+export { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './runtime/errors.js';
+export { ropeInvFreq } from './runtime/rope.js';
+export { SeededRandom } from './runtime/random.js';

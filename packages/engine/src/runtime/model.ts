@@ -1,0 +1,510 @@
+import { createBackend, type Backend, type DeviceWeight, type SamplingParams } from '@bitexit/backend';
+import { BitexitError } from '@bitexit/format';
+import type { StreamDecoder, Tokenizer } from '@bitexit/tokenizer';
+import { renderChatTemplate } from '@bitexit/tokenizer';
+import type {
+  ChatMessage,
+  FinishReason,
+  GenerateOptions,
+  Generation,
+  GenerationChunk,
+  GenerationResult,
+  LoadModelOptions,
+  ModelInfo,
+  PerplexityOptions,
+  PerplexityResult,
+} from '../api.js';
+import { openModel } from '../model/index.js';
+import type { ModelConfig, ModelSource } from '../model/types.js';
+import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './errors.js';
+import { GenerationStream } from './generation.js';
+import { compilePrograms, createBuffers, MAX_HISTORY, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
+import { randomSeed, SeededRandom } from './random.js';
+import { StopStringFilter } from './stop.js';
+
+const now = () => performance.now();
+
+/** Loads a model file (GGUF, llama2.c, Hugging Face directory) onto a backend. */
+export async function loadModel(pathOrSource: string | ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+  const source =
+    typeof pathOrSource === 'string' ? await openModel(pathOrSource, { tokenizerPath: options.tokenizerPath }) : pathOrSource;
+  let ownsBackend = false;
+  let backend: Backend;
+  let skipped: { name: string; reason: string }[] = [];
+  try {
+    if (typeof options.backend === 'object') {
+      backend = options.backend;
+    } else {
+      const created = await createBackend(options.backend ?? 'auto');
+      backend = created.backend;
+      skipped = created.skipped;
+      ownsBackend = true;
+    }
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+  try {
+    const model = await Model.create(source, backend, options, skipped);
+    model.ownsBackend = ownsBackend;
+    return model;
+  } catch (e) {
+    await source.close();
+    if (ownsBackend) await backend.dispose();
+    throw e;
+  }
+}
+
+export class Model {
+  readonly info: ModelInfo;
+  readonly config: ModelConfig;
+  /** Backends `auto` passed over, with reasons (empty for an explicit choice). */
+  readonly skippedBackends: { name: string; reason: string }[];
+  /** @internal */
+  ownsBackend = false;
+
+  /** Token ids whose K/V are in the cache, in order (prefix reuse across calls). */
+  private cached: number[] = [];
+  private lock: Promise<void> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(
+    private readonly source: ModelSource,
+    readonly backend: Backend,
+    private readonly weights: ModelWeights,
+    private readonly uploaded: DeviceWeight[],
+    private readonly buffers: ModelBuffers,
+    private readonly programs: ModelPrograms,
+    contextLength: number,
+    skipped: { name: string; reason: string }[],
+  ) {
+    this.config = source.config;
+    this.skippedBackends = skipped;
+    const params = [...source.tensors.values()].reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+    this.info = {
+      format: source.format,
+      path: source.path,
+      config: source.config,
+      weightBytes: source.weightBytes,
+      parameterCount: params,
+      bitsPerWeight: params ? (8 * source.weightBytes) / params : 0,
+      backend: backend.capabilities.name,
+      contextLength,
+    };
+  }
+
+  /** @internal */
+  static async create(
+    source: ModelSource,
+    backend: Backend,
+    options: LoadModelOptions,
+    skipped: { name: string; reason: string }[],
+  ): Promise<Model> {
+    const c = source.config;
+    const contextLength = options.contextLength ?? Math.min(c.contextLength, 2048);
+    if (!Number.isInteger(contextLength) || contextLength < 1) {
+      throw new InvalidOptionError(`contextLength must be a positive integer, got ${options.contextLength}`);
+    }
+    const rows = Math.min(options.prefillChunk ?? 128, contextLength);
+    if (!Number.isInteger(rows) || rows < 1) throw new InvalidOptionError(`prefillChunk must be a positive integer`);
+
+    const progress = options.onProgress;
+    const totalBytes = source.weightBytes;
+    let loadedBytes = 0;
+    progress?.({ phase: 'open', loadedBytes, totalBytes });
+    const uploaded: DeviceWeight[] = [];
+    const get = async (name: string): Promise<DeviceWeight> => {
+      const entry = source.tensors.get(name);
+      if (!entry) throw new BitexitError('E_MODEL_FORMAT', `${source.path}: missing tensor '${name}'`);
+      progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: name });
+      const host = await entry.load();
+      const w = await backend.uploadWeight(host);
+      uploaded.push(w);
+      loadedBytes += entry.byteLength;
+      progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: name });
+      return w;
+    };
+    const opt = async (name: string) => (source.tensors.has(name) ? get(name) : undefined);
+    try {
+      const tokenEmbedding = await get('token_embd.weight');
+      const layers = [];
+      for (let i = 0; i < c.nLayers; i++) {
+        const p = `blk.${i}.`;
+        layers.push({
+          attnNorm: await get(`${p}attn_norm.weight`),
+          wq: await get(`${p}attn_q.weight`),
+          wk: await get(`${p}attn_k.weight`),
+          wv: await get(`${p}attn_v.weight`),
+          bq: await opt(`${p}attn_q.bias`),
+          bk: await opt(`${p}attn_k.bias`),
+          bv: await opt(`${p}attn_v.bias`),
+          wo: await get(`${p}attn_output.weight`),
+          ffnNorm: await get(`${p}ffn_norm.weight`),
+          wGate: await get(`${p}ffn_gate.weight`),
+          wUp: await get(`${p}ffn_up.weight`),
+          wDown: await get(`${p}ffn_down.weight`),
+        });
+      }
+      const outputNorm = await get('output_norm.weight');
+      const output = c.tiedEmbeddings || !source.tensors.has('output.weight') ? tokenEmbedding : await get('output.weight');
+      const weights: ModelWeights = { tokenEmbedding, layers, outputNorm, output };
+      progress?.({ phase: 'compile', loadedBytes, totalBytes });
+      const buffers = createBuffers(backend, c, rows, contextLength);
+      const programs = compilePrograms(backend, c, weights, buffers);
+      progress?.({ phase: 'ready', loadedBytes, totalBytes });
+      return new Model(source, backend, weights, uploaded, buffers, programs, contextLength, skipped);
+    } catch (e) {
+      for (const w of uploaded) backend.release(w);
+      throw e;
+    }
+  }
+
+  get tokenizer(): Tokenizer {
+    if (!this.source.tokenizer) throw new TokenizerMissingError(this.source.path);
+    return this.source.tokenizer;
+  }
+
+  /** Whether the model carries a tokenizer (llama2.c checkpoints need one passed separately). */
+  get hasTokenizer(): boolean {
+    return this.source.tokenizer !== null;
+  }
+
+  generate(prompt: string | number[], options: GenerateOptions = {}): Generation {
+    let partial: GenerationResult | null = null;
+    const gen = this.run(prompt, options, (r) => (partial = r));
+    return new GenerationStream(gen, () => partial ?? emptyResult(this.info.backend));
+  }
+
+  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
+    const tok = this.tokenizer;
+    if (!tok.chatTemplate) throw new NoChatTemplateError(this.source.path);
+    const special = tok.specialTokens;
+    const text = renderChatTemplate(tok.chatTemplate, messages, {
+      bos_token: special.bos_token ?? '',
+      eos_token: special.eos_token ?? '',
+      add_generation_prompt: true,
+    });
+    const bos = special.bos_token;
+    const ids = tok.encode(text, { addBos: !(bos && text.startsWith(bos)), parseSpecial: true });
+    return this.generate(ids, options);
+  }
+
+  /** Teacher-forced logits after each prefix of `ids` (position p = logits after ids[0..p]). */
+  async logits(ids: number[]): Promise<Float32Array[]> {
+    return this.exclusive(async () => {
+      this.checkIds(ids);
+      if (ids.length > this.info.contextLength) throw new ContextLengthExceededError(ids.length, this.info.contextLength);
+      this.cached = [];
+      const out: Float32Array[] = [];
+      const V = this.config.vocabSize;
+      for (let start = 0; start < ids.length; start += this.buffers.rows) {
+        const chunk = ids.slice(start, start + this.buffers.rows);
+        const [logits] = await this.backend.run(this.programs.score, {
+          pos: start,
+          n: chunk.length,
+          inputs: [{ buffer: this.buffers.ids, data: Int32Array.from(chunk) }],
+        });
+        for (let r = 0; r < chunk.length; r++) out.push(Float32Array.from((logits as Float32Array).subarray(r * V, (r + 1) * V)));
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Perplexity with llama.cpp's `llama-perplexity` protocol: the text is tokenised
+   * once with BOS first and cut into consecutive chunks of `ctx` tokens; each
+   * chunk starts with BOS and only its second half is scored.
+   */
+  async perplexity(text: string, options: PerplexityOptions = {}): Promise<PerplexityResult> {
+    const tokens = this.tokenizer.encode(text, { addBos: true });
+    const ctx = Math.min(options.ctx ?? 512, this.info.contextLength);
+    if (!Number.isInteger(ctx) || ctx < 4) throw new InvalidOptionError(`ctx must be an integer >= 4, got ${options.ctx}`);
+    let chunks = Math.floor(tokens.length / ctx);
+    if (chunks === 0) throw new InvalidOptionError(`the text has ${tokens.length} tokens, fewer than one chunk of ctx=${ctx}`);
+    if (options.maxChunks !== undefined) chunks = Math.min(chunks, options.maxChunks);
+    const bos = this.tokenizer.bosId;
+    const first = Math.floor(ctx / 2);
+    const V = this.config.vocabSize;
+    return this.exclusive(async () => {
+      this.cached = [];
+      let nll = 0;
+      let count = 0;
+      for (let c = 0; c < chunks; c++) {
+        if (options.signal?.aborted) throw new BitexitError('E_ABORTED', 'perplexity evaluation aborted');
+        const ids = tokens.slice(c * ctx, (c + 1) * ctx);
+        if (bos !== null) ids[0] = bos;
+        for (let r0 = 0; r0 < ctx; r0 += this.buffers.rows) {
+          const r1 = Math.min(r0 + this.buffers.rows, ctx);
+          const inputs = [{ buffer: this.buffers.ids, data: Int32Array.from(ids.slice(r0, r1)) }];
+          if (r1 <= first) {
+            await this.backend.run(this.programs.prefill, { pos: r0, n: r1 - r0, inputs });
+            continue;
+          }
+          const [logits] = (await this.backend.run(this.programs.score, { pos: r0, n: r1 - r0, inputs })) as Float32Array[];
+          for (let j = Math.max(first, r0); j < Math.min(r1, ctx - 1); j++) {
+            nll -= logSoftmaxAt(logits!, (j - r0) * V, V, ids[j + 1]!);
+            count++;
+          }
+        }
+        options.onProgress?.(c + 1, chunks);
+      }
+      const mean = nll / count;
+      return { ppl: Math.exp(mean), nll: mean, tokens_scored: count, chunks, ctx };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.lock.catch(() => undefined);
+    for (const p of Object.values(this.programs)) this.backend.release(p);
+    for (const b of Object.values(this.buffers)) {
+      if (Array.isArray(b)) b.forEach((x) => this.backend.release(x));
+      else if (typeof b === 'object') this.backend.release(b);
+    }
+    for (const w of this.uploaded) this.backend.release(w);
+    await this.source.close();
+    if (this.ownsBackend) await this.backend.dispose();
+  }
+
+  /** Runs `fn` with the model to itself (one request at a time per loaded model). */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.disposed) throw new BitexitError('E_DISPOSED', 'the model has been disposed');
+    const prev = this.lock;
+    let release!: () => void;
+    this.lock = new Promise((r) => (release = r));
+    await prev.catch(() => undefined);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    const V = this.config.vocabSize;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new InvalidOptionError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+    }
+  }
+
+  private async *run(
+    prompt: string | number[],
+    options: GenerateOptions,
+    report: (r: GenerationResult) => void,
+  ): AsyncGenerator<GenerationChunk, GenerationResult> {
+    const t0 = now();
+    const sampling = resolveSampling(options);
+    const maxTokens = options.maxTokens ?? 256;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidOptionError(`maxTokens must be a non-negative integer, got ${maxTokens}`);
+
+    let promptIds: number[];
+    if (typeof prompt === 'string') {
+      const tok = this.tokenizer;
+      promptIds = tok.encode(prompt, { addBos: options.addBos ?? tok.bosId !== null });
+    } else {
+      promptIds = [...prompt];
+    }
+    if (promptIds.length === 0) {
+      const bos = this.source.tokenizer?.bosId ?? null;
+      if (bos === null) throw new InvalidOptionError('the prompt is empty and the model has no BOS token to start from');
+      promptIds = [bos];
+    }
+    this.checkIds(promptIds);
+    const ctx = this.info.contextLength;
+    if (promptIds.length >= ctx) throw new ContextLengthExceededError(promptIds.length + 1, ctx);
+
+    // Hold the model for the whole generation.
+    if (this.disposed) throw new BitexitError('E_DISPOSED', 'the model has been disposed');
+    const prev = this.lock;
+    let release!: () => void;
+    this.lock = new Promise((r) => (release = r));
+    await prev.catch(() => undefined);
+
+    const tokens: number[] = [];
+    let text = '';
+    let finishReason: FinishReason = 'length';
+    let ttft = 0;
+    let prefillMs = 0;
+    let decodeMs = 0;
+    let prefillCount = 0;
+    const result = (): GenerationResult => ({
+      text,
+      promptTokens: promptIds,
+      tokens: [...tokens],
+      stats: {
+        promptTokens: promptIds.length,
+        generatedTokens: tokens.length,
+        timeToFirstTokenMs: ttft,
+        prefillTokensPerSecond: prefillMs > 0 ? (prefillCount * 1000) / prefillMs : 0,
+        decodeTokensPerSecond: decodeMs > 0 && tokens.length > 1 ? ((tokens.length - 1) * 1000) / decodeMs : 0,
+        totalMs: now() - t0,
+        finishReason,
+        backend: this.info.backend,
+      },
+    });
+    report(result());
+    try {
+      if (options.signal?.aborted) {
+        finishReason = 'abort';
+        return result();
+      }
+      if (maxTokens === 0) return result();
+      const tok = this.source.tokenizer;
+      const decoder: StreamDecoder | null = tok ? tok.createStreamDecoder() : null;
+      const stopIds = new Set<number>(tok ? [...(tok.eosId !== null ? [tok.eosId] : []), ...tok.stopIds] : []);
+      const stop = new StopStringFilter(options.stop ?? []);
+      const history = [...promptIds];
+      const rng = new SeededRandom(options.seed ?? randomSeed());
+
+      // Prefill, reusing the longest cached prefix (at least one token is always run).
+      let common = 0;
+      const limit = Math.min(this.cached.length, promptIds.length - 1);
+      while (common < limit && this.cached[common] === promptIds[common]) common++;
+      this.cached.length = common;
+      const tp = now();
+      let token = -1;
+      for (let start = common; start < promptIds.length; start += this.buffers.rows) {
+        const chunk = promptIds.slice(start, start + this.buffers.rows);
+        const isLast = start + chunk.length >= promptIds.length;
+        const inputs = [{ buffer: this.buffers.ids, data: Int32Array.from(chunk) }];
+        if (!isLast) {
+          await this.backend.run(this.programs.prefill, { pos: start, n: chunk.length, inputs });
+        } else {
+          token = await this.sampleStep(this.programs.prefillSample, start, chunk, history, sampling, rng);
+        }
+        this.cached.push(...chunk);
+      }
+      prefillCount = promptIds.length - common;
+      prefillMs = now() - tp;
+      ttft = now() - t0;
+
+      const td = now();
+      for (;;) {
+        tokens.push(token);
+        history.push(token);
+        if (stopIds.has(token)) {
+          finishReason = 'eos';
+          break;
+        }
+        const piece = decoder ? decoder.push(token) : '';
+        const { emit, stopped } = stop.push(piece);
+        text += emit;
+        report(result());
+        yield { token, text: emit };
+        if (stopped) {
+          finishReason = 'stop';
+          break;
+        }
+        if (tokens.length >= maxTokens) {
+          finishReason = 'length';
+          break;
+        }
+        if (options.signal?.aborted) {
+          finishReason = 'abort';
+          break;
+        }
+        const pos = this.cached.length;
+        if (pos >= ctx) {
+          finishReason = 'context';
+          break;
+        }
+        token = await this.sampleStep(this.programs.decode, pos, [token], history, sampling, rng);
+        this.cached.push(tokens[tokens.length - 1]!);
+      }
+      decodeMs = now() - td;
+      if (finishReason !== 'stop' && finishReason !== 'eos') {
+        const tail = stop.push(decoder ? decoder.flush() : '').emit + stop.flush();
+        if (tail) {
+          text += tail;
+          yield { token: tokens[tokens.length - 1]!, text: tail };
+        }
+      }
+      const r = result();
+      report(r);
+      return r;
+    } finally {
+      release();
+    }
+  }
+
+  private async sampleStep(
+    program: ModelPrograms['decode'],
+    pos: number,
+    ids: number[],
+    history: number[],
+    sampling: Omit<SamplingParams, 'uniform' | 'historyLength'> & { lastN: number },
+    rng: SeededRandom,
+  ): Promise<number> {
+    const inputs = [{ buffer: this.buffers.ids, data: Int32Array.from(ids) }];
+    let historyLength = 0;
+    if (sampling.repetitionPenalty !== 1 && sampling.lastN > 0) {
+      const recent = history.slice(-Math.min(sampling.lastN, MAX_HISTORY));
+      historyLength = recent.length;
+      inputs.push({ buffer: this.buffers.history, data: Int32Array.from(recent) });
+    }
+    const [out] = await this.backend.run(program, {
+      pos,
+      n: ids.length,
+      inputs,
+      sampling: {
+        temperature: sampling.temperature,
+        topK: sampling.topK,
+        topP: sampling.topP,
+        minP: sampling.minP,
+        repetitionPenalty: sampling.repetitionPenalty,
+        historyLength,
+        uniform: rng.next(),
+      },
+    });
+    return out![0]!;
+  }
+}
+
+function resolveSampling(o: GenerateOptions) {
+  const s = {
+    temperature: o.temperature ?? 0.8,
+    topK: o.topK ?? 40,
+    topP: o.topP ?? 0.95,
+    minP: o.minP ?? 0.05,
+    repetitionPenalty: o.repetitionPenalty ?? 1,
+    lastN: o.repetitionLastN ?? 64,
+  };
+  const bad = (m: string) => {
+    throw new InvalidOptionError(m);
+  };
+  if (!(s.temperature >= 0) || !Number.isFinite(s.temperature)) bad(`temperature must be >= 0, got ${s.temperature}`);
+  if (!Number.isInteger(s.topK) || s.topK < 0) bad(`topK must be a non-negative integer, got ${s.topK}`);
+  if (!(s.topP > 0 && s.topP <= 1)) bad(`topP must be in (0, 1], got ${s.topP}`);
+  if (!(s.minP >= 0 && s.minP <= 1)) bad(`minP must be in [0, 1], got ${s.minP}`);
+  if (!(s.repetitionPenalty > 0) || !Number.isFinite(s.repetitionPenalty)) bad(`repetitionPenalty must be > 0, got ${s.repetitionPenalty}`);
+  if (!Number.isInteger(s.lastN) || s.lastN < 0) bad(`repetitionLastN must be a non-negative integer`);
+  if (o.seed !== undefined && (!Number.isInteger(o.seed) || o.seed < 0)) bad(`seed must be a non-negative integer, got ${o.seed}`);
+  return s;
+}
+
+function logSoftmaxAt(logits: Float32Array, offset: number, n: number, target: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[offset + i]! > max) max = logits[offset + i]!;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[offset + i]! - max);
+  return logits[offset + target]! - max - Math.log(sum);
+}
+
+function emptyResult(backend: string): GenerationResult {
+  return {
+    text: '',
+    promptTokens: [],
+    tokens: [],
+    stats: {
+      promptTokens: 0,
+      generatedTokens: 0,
+      timeToFirstTokenMs: 0,
+      prefillTokensPerSecond: 0,
+      decodeTokensPerSecond: 0,
+      totalMs: 0,
+      finishReason: 'abort',
+      backend,
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import type { Backend, CompiledProgram, DeviceBuffer, DeviceWeight, Op, Program } from '@bitexit/backend';
+import type { ModelConfig } from '../model/types.js';
+import { ropeInvFreq } from './rope.js';
+
+export interface LayerWeights {
+  attnNorm: DeviceWeight;
+  wq: DeviceWeight;
+  wk: DeviceWeight;
+  wv: DeviceWeight;
+  wo: DeviceWeight;
+  bq?: DeviceWeight;
+  bk?: DeviceWeight;
+  bv?: DeviceWeight;
+  ffnNorm: DeviceWeight;
+  wGate: DeviceWeight;
+  wUp: DeviceWeight;
+  wDown: DeviceWeight;
+}
+
+export interface ModelWeights {
+  tokenEmbedding: DeviceWeight;
+  layers: LayerWeights[];
+  outputNorm: DeviceWeight;
+  /** The LM head: `output.weight`, or the token embedding when tied. */
+  output: DeviceWeight;
+}
+
+/** Device buffers shared by every program of one loaded model. */
+export interface ModelBuffers {
+  rows: number;
+  ids: DeviceBuffer;
+  x: DeviceBuffer;
+  xb: DeviceBuffer;
+  q: DeviceBuffer;
+  k: DeviceBuffer;
+  v: DeviceBuffer;
+  att: DeviceBuffer;
+  proj: DeviceBuffer;
+  gate: DeviceBuffer;
+  up: DeviceBuffer;
+  hidden: DeviceBuffer;
+  last: DeviceBuffer;
+  lastNorm: DeviceBuffer;
+  logits: DeviceBuffer;
+  /** Logits of every row (scoring / perplexity). */
+  allLogits: DeviceBuffer;
+  history: DeviceBuffer;
+  token: DeviceBuffer;
+  kCache: DeviceBuffer[];
+  vCache: DeviceBuffer[];
+}
+
+/** Longest sampling history the repetition penalty can look at. */
+export const MAX_HISTORY = 1024;
+
+export function createBuffers(backend: Backend, c: ModelConfig, rows: number, contextLength: number): ModelBuffers {
+  const qDim = c.nHeads * c.headDim;
+  const kvDim = c.nKvHeads * c.headDim;
+  const b = (dtype: 'f32' | 'i32', r: number, cols: number, label: string) => backend.createBuffer(dtype, [r, cols], label);
+  return {
+    rows,
+    ids: b('i32', rows, 1, 'ids'),
+    x: b('f32', rows, c.dim, 'x'),
+    xb: b('f32', rows, c.dim, 'xb'),
+    q: b('f32', rows, qDim, 'q'),
+    k: b('f32', rows, kvDim, 'k'),
+    v: b('f32', rows, kvDim, 'v'),
+    att: b('f32', rows, qDim, 'att'),
+    proj: b('f32', rows, c.dim, 'proj'),
+    gate: b('f32', rows, c.ffnDim, 'gate'),
+    up: b('f32', rows, c.ffnDim, 'up'),
+    hidden: b('f32', rows, c.ffnDim, 'hidden'),
+    last: b('f32', 1, c.dim, 'last'),
+    lastNorm: b('f32', 1, c.dim, 'last_norm'),
+    logits: b('f32', 1, c.vocabSize, 'logits'),
+    allLogits: b('f32', rows, c.vocabSize, 'all_logits'),
+    history: b('i32', MAX_HISTORY, 1, 'history'),
+    token: b('i32', 1, 1, 'token'),
+    kCache: Array.from({ length: c.nLayers }, (_, i) => b('f32', contextLength, kvDim, `k_cache.${i}`)),
+    vCache: Array.from({ length: c.nLayers }, (_, i) => b('f32', contextLength, kvDim, `v_cache.${i}`)),
+  };
+}
+
+/** The transformer body: embedding and every decoder layer, leaving the residual stream in `x`. */
+function bodyOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
+  const invFreq = ropeInvFreq(c);
+  const ops: Op[] = [{ kind: 'embed', table: w.tokenEmbedding, ids: buf.ids, out: buf.x }];
+  w.layers.forEach((l, i) => {
+    ops.push(
+      { kind: 'rmsnorm', x: buf.x, weight: l.attnNorm, eps: c.rmsEps, out: buf.xb },
+      { kind: 'matmul', x: buf.xb, weight: l.wq, bias: l.bq, out: buf.q },
+      { kind: 'matmul', x: buf.xb, weight: l.wk, bias: l.bk, out: buf.k },
+      { kind: 'matmul', x: buf.xb, weight: l.wv, bias: l.bv, out: buf.v },
+      { kind: 'rope', x: buf.q, heads: c.nHeads, headDim: c.headDim, ropeDim: c.ropeDim, style: c.ropeStyle, invFreq },
+      { kind: 'rope', x: buf.k, heads: c.nKvHeads, headDim: c.headDim, ropeDim: c.ropeDim, style: c.ropeStyle, invFreq },
+      { kind: 'kv_store', k: buf.k, v: buf.v, kCache: buf.kCache[i]!, vCache: buf.vCache[i]! },
+      {
+        kind: 'attention',
+        q: buf.q,
+        kCache: buf.kCache[i]!,
+        vCache: buf.vCache[i]!,
+        out: buf.att,
+        heads: c.nHeads,
+        kvHeads: c.nKvHeads,
+        headDim: c.headDim,
+        scale: 1 / Math.sqrt(c.headDim),
+      },
+      { kind: 'matmul', x: buf.att, weight: l.wo, out: buf.proj },
+      { kind: 'add', a: buf.x, b: buf.proj, out: buf.x },
+      { kind: 'rmsnorm', x: buf.x, weight: l.ffnNorm, eps: c.rmsEps, out: buf.xb },
+      { kind: 'matmul', x: buf.xb, weight: l.wGate, out: buf.gate },
+      { kind: 'matmul', x: buf.xb, weight: l.wUp, out: buf.up },
+      { kind: 'silu_mul', gate: buf.gate, up: buf.up, out: buf.hidden },
+      { kind: 'matmul', x: buf.hidden, weight: l.wDown, out: buf.proj },
+      { kind: 'add', a: buf.x, b: buf.proj, out: buf.x },
+    );
+  });
+  return ops;
+}
+
+/** Final norm, LM head on the last row, then on-device sampling: one i32 read back. */
+function sampleHeadOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
+  return [
+    { kind: 'last_row', x: buf.x, out: buf.last },
+    { kind: 'rmsnorm', x: buf.last, weight: w.outputNorm, eps: c.rmsEps, out: buf.lastNorm },
+    { kind: 'matmul', x: buf.lastNorm, weight: w.output, out: buf.logits },
+    { kind: 'sample', logits: buf.logits, history: buf.history, out: buf.token },
+  ];
+}
+
+export interface ModelPrograms {
+  /** One token in, one sampled token out. */
+  decode: CompiledProgram;
+  /** A prompt chunk that ends the prompt: its last row is sampled. */
+  prefillSample: CompiledProgram;
+  /** A prompt chunk followed by more prompt: fills the KV cache only, reads nothing back. */
+  prefill: CompiledProgram;
+  /** A chunk whose logits for every row are read back (perplexity, teacher forcing). */
+  score: CompiledProgram;
+}
+
+export function compilePrograms(backend: Backend, c: ModelConfig, w: ModelWeights, buf: ModelBuffers): ModelPrograms {
+  const body = bodyOps(c, w, buf);
+  const make = (p: Program) => backend.compile(p);
+  return {
+    decode: make({ label: 'decode', maxRows: 1, ops: [...body, ...sampleHeadOps(c, w, buf)], outputs: [{ buffer: buf.token, rows: 1 }] }),
+    prefillSample: make({
+      label: 'prefill+sample',
+      maxRows: buf.rows,
+      ops: [...body, ...sampleHeadOps(c, w, buf)],
+      outputs: [{ buffer: buf.token, rows: 1 }],
+    }),
+    prefill: make({ label: 'prefill', maxRows: buf.rows, ops: body, outputs: [] }),
+    score: make({
+      label: 'score',
+      maxRows: buf.rows,
+      ops: [
+        ...body,
+        { kind: 'rmsnorm', x: buf.x, weight: w.outputNorm, eps: c.rmsEps, out: buf.xb },
+        { kind: 'matmul', x: buf.xb, weight: w.output, out: buf.allLogits },
+      ],
+      outputs: [{ buffer: buf.allLogits, rows: 'active' }],
+    }),
+  };
+}

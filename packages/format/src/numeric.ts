@@ -1,0 +1,213 @@
+import { ModelFormatError } from './errors.js';
+import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, weightByteLength, type HostTensor } from './tensor.js';
+
+/*
+ * Scalar and bulk conversions between the storage types bitexit loads and f32.
+ * All conversions are bit-exact with ggml's reference (scalar C) versions:
+ * f32 -> f16 and f32 -> bf16 round to nearest, ties to even.
+ */
+
+const scratch = new DataView(new ArrayBuffer(4));
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** IEEE 754 binary16 bits -> number (exact). */
+export function f16ToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24; // zero or subnormal
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1024 + mant) * 2 ** (exp - 25);
+}
+
+/** number -> IEEE 754 binary16 bits, rounding to nearest even (through f32, as ggml does). */
+export function f32ToF16(x: number): number {
+  scratch.setFloat32(0, x, true);
+  const b = scratch.getUint32(0, true);
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return mant ? sign | 0x7e00 | (mant >>> 13) : sign | 0x7c00; // NaN keeps quiet bit, inf
+  const e = exp - 112; // rebias 127 -> 15
+  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
+  if (e <= 0) {
+    if (e < -10) return sign; // below half the smallest subnormal -> signed zero
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let m = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    if (rem > half || (rem === half && m & 1)) m++; // may carry into the smallest normal: still right
+    return sign | m;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // carry may reach 0x7c00 (inf): correct
+  return sign | h;
+}
+
+/** bfloat16 bits -> number (exact). */
+export function bf16ToF32(h: number): number {
+  scratch.setUint32(0, (h & 0xffff) << 16, true);
+  return scratch.getFloat32(0, true);
+}
+
+/** number -> bfloat16 bits, rounding to nearest even (ggml_compute_fp32_to_bf16). */
+export function f32ToBf16(x: number): number {
+  scratch.setFloat32(0, x, true);
+  const b = scratch.getUint32(0, true);
+  if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 64) & 0xffff; // NaN: force quiet
+  return Math.floor((b + 0x7fff + ((b >>> 16) & 1)) / 65536) & 0xffff;
+}
+
+let f16Table: Float32Array | null = null;
+function f16Lut(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) f16Table[i] = f16ToF32(i);
+  }
+  return f16Table;
+}
+
+function u16View(data: Uint8Array): Uint16Array {
+  if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) return new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1);
+  const out = new Uint16Array(data.byteLength >>> 1);
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
+  return out;
+}
+
+/**
+ * Decodes a host tensor (F32, F16, BF16 or Q8_0) to a fresh Float32Array
+ * (never shares memory with `tensor.data`). Throws ModelFormatError, naming
+ * the tensor, when the byte length does not match dtype and shape.
+ */
+export function decodeToF32(tensor: HostTensor): Float32Array {
+  const { data, dtype, shape, name } = tensor;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new ModelFormatError(name, `invalid shape [${shape.join(', ')}]`);
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'q8_0' && n % Q8_0_BLOCK !== 0) {
+    throw new ModelFormatError(name, `q8_0 tensor of ${n} elements is not a multiple of ${Q8_0_BLOCK}`);
+  }
+  const expected = weightByteLength(dtype, shape);
+  if (data.byteLength !== expected) {
+    throw new ModelFormatError(name, `${dtype} tensor of shape [${shape.join(', ')}] needs ${expected} bytes, got ${data.byteLength}`);
+  }
+  const out = new Float32Array(n);
+  switch (dtype) {
+    case 'f32': {
+      if (LITTLE_ENDIAN) {
+        new Uint8Array(out.buffer).set(data);
+      } else {
+        const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+        for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+      }
+      return out;
+    }
+    case 'f16': {
+      const lut = f16Lut();
+      const h = u16View(data);
+      for (let i = 0; i < n; i++) out[i] = lut[h[i]];
+      return out;
+    }
+    case 'bf16': {
+      const h = u16View(data);
+      const u = new Uint32Array(out.buffer);
+      if (LITTLE_ENDIAN) {
+        for (let i = 0; i < n; i++) u[i] = h[i] << 16;
+      } else {
+        for (let i = 0; i < n; i++) out[i] = bf16ToF32(h[i]);
+      }
+      return out;
+    }
+    case 'q8_0': {
+      const lut = f16Lut();
+      const blocks = n / Q8_0_BLOCK;
+      for (let b = 0; b < blocks; b++) {
+        const at = b * Q8_0_BLOCK_BYTES;
+        const d = lut[data[at] | (data[at + 1] << 8)];
+        const o = b * Q8_0_BLOCK;
+        for (let j = 0; j < Q8_0_BLOCK; j++) out[o + j] = d * ((data[at + 2 + j] << 24) >> 24);
+      }
+      return out;
+    }
+    default:
+      throw new ModelFormatError(name, `cannot decode dtype ${String(dtype)}`);
+  }
+}
+
+/**
+ * Quantizes f32 values to Q8_0 bytes exactly as ggml's quantize_row_q8_0_ref:
+ * per block of 32 along the innermost (last) dimension, d = amax/127 stored
+ * as f16, q = round(x / d) (half away from zero), all in f32 arithmetic.
+ * The last dimension of `shape` must be a multiple of 32.
+ */
+export function encodeQ8_0(f32: Float32Array, shape: readonly number[]): Uint8Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const rowLen = shape.length ? shape[shape.length - 1] : 1;
+  if (!Number.isSafeInteger(n) || n !== f32.length) {
+    throw new ModelFormatError('encodeQ8_0', `shape [${shape.join(', ')}] does not match ${f32.length} values`);
+  }
+  if (rowLen % Q8_0_BLOCK !== 0) {
+    throw new ModelFormatError('encodeQ8_0', `q8_0 needs rows that are multiples of ${Q8_0_BLOCK}, got ${rowLen}`);
+  }
+  const blocks = n / Q8_0_BLOCK;
+  const out = new Uint8Array(blocks * Q8_0_BLOCK_BYTES);
+  const fr = Math.fround;
+  for (let b = 0; b < blocks; b++) {
+    const o = b * Q8_0_BLOCK;
+    let amax = 0;
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const a = Math.abs(f32[o + j]);
+      if (a > amax) amax = a;
+    }
+    const d = fr(amax / 127);
+    const id = d ? fr(1 / d) : 0;
+    const h = f32ToF16(d);
+    const at = b * Q8_0_BLOCK_BYTES;
+    out[at] = h & 0xff;
+    out[at + 1] = h >>> 8;
+    for (let j = 0; j < Q8_0_BLOCK; j++) {
+      const x = fr(f32[o + j] * id);
+      const q = x < 0 ? -Math.round(-x) : Math.round(x); // roundf: half away from zero
+      out[at + 2 + j] = q & 0xff;
+    }
+  }
+  return out;
+}
+
+/** Encodes f32 values as f16 bytes (little-endian, round to nearest even). */
+export function encodeF16(f32: Float32Array): Uint8Array {
+  const out = new Uint8Array(f32.length * 2);
+  for (let i = 0; i < f32.length; i++) {
+    const h = f32ToF16(f32[i]);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+/** Encodes f32 values as bf16 bytes (little-endian, round to nearest even). */
+export function encodeBf16(f32: Float32Array): Uint8Array {
+  const out = new Uint8Array(f32.length * 2);
+  for (let i = 0; i < f32.length; i++) {
+    const h = f32ToBf16(f32[i]);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+/** Encodes f32 values as little-endian f32 bytes. */
+export function encodeF32(f32: Float32Array): Uint8Array {
+  const out = new Uint8Array(f32.length * 4);
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
+  } else {
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < f32.length; i++) dv.setFloat32(i * 4, f32[i], true);
+  }
+  return out;
+}
