@@ -179,6 +179,102 @@ for (const [heads, kvHeads, headDim, ctx, n] of [
   });
 }
 
+/**
+ * A Llama-shaped program with random weights (same ops the engine emits),
+ * to measure whole-step decode/prefill throughput without model files.
+ */
+async function buildLlamaShaped(be, cfg, dtype, maxRows) {
+  const { dim, hidden, layers, heads, kvHeads, vocab, ctx } = cfg;
+  const headDim = dim / heads;
+  const kvw = kvHeads * headDim;
+  let seed = 1;
+  const up = (name, shape, dt = dtype) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return be.uploadWeight({ name, dtype: dt, shape, data: encode(dt, random(n, seed++).map((x) => x * 0.1)) });
+  };
+  const B = (cols, label, rows = maxRows) => be.createBuffer('f32', [rows, cols], label);
+  const ids = be.createBuffer('i32', [maxRows, 1], 'ids');
+  const [x, h, q, att, o] = ['x', 'h', 'q', 'att', 'o'].map((l) => B(dim, l));
+  const [k, v] = ['k', 'v'].map((l) => B(kvw, l));
+  const [g, u] = ['g', 'u'].map((l) => B(hidden, l));
+  // The IR runs every op over the n active rows, so the buffers after last_row keep maxRows rows.
+  const last = B(dim, 'last');
+  const logits = B(vocab, 'logits');
+  const tok = be.createBuffer('i32', [1, 1], 'tok');
+  const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / headDim));
+  const ones = (n) => new Float32Array(n).fill(1);
+  const norm = (name) => be.uploadWeight({ name, dtype: 'f32', shape: [dim], data: encode('f32', ones(dim)) });
+  const ops = [{ kind: 'embed', table: await up('emb', [vocab, dim]), ids, out: x }];
+  for (let l = 0; l < layers; l++) {
+    const kCache = B(kvw, `kc${l}`, ctx);
+    const vCache = B(kvw, `vc${l}`, ctx);
+    ops.push(
+      { kind: 'rmsnorm', x, weight: await norm(`an${l}`), eps: 1e-5, out: h },
+      { kind: 'matmul', x: h, weight: await up(`wq${l}`, [dim, dim]), out: q },
+      { kind: 'matmul', x: h, weight: await up(`wk${l}`, [kvw, dim]), out: k },
+      { kind: 'matmul', x: h, weight: await up(`wv${l}`, [kvw, dim]), out: v },
+      { kind: 'rope', x: q, heads, headDim, ropeDim: headDim, style: 'adjacent', invFreq },
+      { kind: 'rope', x: k, heads: kvHeads, headDim, ropeDim: headDim, style: 'adjacent', invFreq },
+      { kind: 'kv_store', k, v, kCache, vCache },
+      { kind: 'attention', q, kCache, vCache, out: att, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) },
+      { kind: 'matmul', x: att, weight: await up(`wo${l}`, [dim, dim]), out: o },
+      { kind: 'add', a: x, b: o, out: x },
+      { kind: 'rmsnorm', x, weight: await norm(`fn${l}`), eps: 1e-5, out: h },
+      { kind: 'matmul', x: h, weight: await up(`w1${l}`, [hidden, dim]), out: g },
+      { kind: 'matmul', x: h, weight: await up(`w3${l}`, [hidden, dim]), out: u },
+      { kind: 'silu_mul', gate: g, up: u, out: g },
+      { kind: 'matmul', x: g, weight: await up(`w2${l}`, [dim, hidden]), out: o },
+      { kind: 'add', a: x, b: o, out: x },
+    );
+  }
+  ops.push(
+    { kind: 'last_row', x, out: last },
+    { kind: 'rmsnorm', x: last, weight: await norm('norm'), eps: 1e-5, out: last },
+    { kind: 'matmul', x: last, weight: await up('cls', [vocab, dim]), out: logits },
+    { kind: 'argmax', x: logits, out: tok },
+  );
+  return { program: be.compile({ label: 'llama-shaped', maxRows, ops, outputs: [{ buffer: tok, rows: 1 }] }), ids };
+}
+
+const shapes = {
+  'stories260K': { dim: 64, hidden: 172, layers: 5, heads: 8, kvHeads: 4, vocab: 512, ctx: 512 },
+  'stories15M': { dim: 288, hidden: 768, layers: 6, heads: 6, kvHeads: 6, vocab: 32000, ctx: 256 },
+};
+for (const [shapeName, cfg] of Object.entries(shapes)) {
+  for (const dtype of ['f32', 'q8_0']) {
+    if (cfg.hidden % 32 && dtype === 'q8_0') continue;
+    benchmarks.push({
+      name: `${shapeName}-shaped decode ${dtype}`,
+      fn: async () => {
+        const be = await createCpuBackend();
+        const { program, ids } = await buildLlamaShaped(be, cfg, dtype, 1);
+        const input = new Int32Array(1);
+        const steps = 128;
+        // Decode positions 0..steps-1 repeatedly (average over a context of `steps`).
+        const s = await time(async () => {
+          for (let pos = 0; pos < steps; pos++) {
+            input[0] = pos % cfg.vocab;
+            await be.run(program, { pos, n: 1, inputs: [{ buffer: ids, data: input }] });
+          }
+        });
+        await be.dispose();
+        return { metric: 'tokens/s', value: steps / s, unit: 'tok/s', context: steps };
+      },
+    });
+    benchmarks.push({
+      name: `${shapeName}-shaped prefill ${dtype} n=64`,
+      fn: async () => {
+        const be = await createCpuBackend();
+        const { program, ids } = await buildLlamaShaped(be, cfg, dtype, 64);
+        const input = Int32Array.from({ length: 64 }, (_, i) => i % cfg.vocab);
+        const s = await time(() => be.run(program, { pos: 0, n: 64, inputs: [{ buffer: ids, data: input }] }));
+        await be.dispose();
+        return { metric: 'tokens/s', value: 64 / s, unit: 'tok/s' };
+      },
+    });
+  }
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
@@ -204,6 +300,6 @@ async function main() {
   console.log(`wrote ${outFile}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('run.mjs')) {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   await main();
 }

@@ -272,6 +272,9 @@ export class CpuBackend implements Backend {
         scratchBytes += bytes;
         return a;
       },
+      account(bytes) {
+        scratchBytes += bytes;
+      },
     };
 
     let cacheRows = Infinity;
@@ -281,7 +284,19 @@ export class CpuBackend implements Backend {
         cacheRows = Math.min(cacheRows, this.buffer(op.kCache).handle.shape[0], this.buffer(op.vCache).handle.shape[0]);
       }
       const kernel = this.registry.lookupFor(op);
-      steps.push(kernel.fn(op as never, ctx));
+      const step = kernel.fn(op as never, ctx);
+      const fixedRows = 'rows' in op ? op.rows : undefined;
+      if (fixedRows === undefined) {
+        steps.push(step);
+      } else {
+        // Ops with a fixed row count (e.g. the LM head after last_row) ignore the run's n.
+        steps.push((s) => {
+          const n = s.n;
+          s.n = fixedRows;
+          step(s);
+          s.n = n;
+        });
+      }
     }
     const outputs = program.outputs.map((o) => {
       const e = this.buffer(o.buffer);

@@ -12,6 +12,9 @@
  * - Activation buffers are 2-D [maxRows, cols], row-major f32 (or i32). A run
  *   with `n` active rows touches rows 0..n-1 only.
  * - Row t of a step sits at absolute sequence position `pos + t`.
+ * - Row-wise ops (rmsnorm, matmul, silu_mul, add) may carry `rows`: a fixed
+ *   row count that replaces the run's n (e.g. 1 for the LM head after
+ *   `last_row`, so a prefill chunk computes one row of logits, not n).
  * - Weights are [out, in] (PyTorch order): matmul computes out[t] = W · x[t] (+ bias).
  */
 import type { DeviceBuffer, DeviceWeight } from './resources.js';
@@ -26,9 +29,9 @@ export type Op =
   /** out[t] = table[ids[t]] (table [vocab, dim], any weight dtype). */
   | { kind: 'embed'; table: DeviceWeight; ids: DeviceBuffer; out: DeviceBuffer }
   /** out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight. */
-  | { kind: 'rmsnorm'; x: DeviceBuffer; weight: DeviceWeight; eps: number; out: DeviceBuffer }
+  | { kind: 'rmsnorm'; x: DeviceBuffer; weight: DeviceWeight; eps: number; out: DeviceBuffer; rows?: number }
   /** out[t] = weight · x[t] (+ bias), weight [N, K], x [rows, K], out [rows, N]. */
-  | { kind: 'matmul'; x: DeviceBuffer; weight: DeviceWeight; bias?: DeviceWeight; out: DeviceBuffer }
+  | { kind: 'matmul'; x: DeviceBuffer; weight: DeviceWeight; bias?: DeviceWeight; out: DeviceBuffer; rows?: number }
   /**
    * In-place rotary embedding of x [rows, heads*headDim]: the first `ropeDim`
    * dims of each head rotate by angle (pos + t) * invFreq[i] for pair i
@@ -54,9 +57,9 @@ export type Op =
       scale: number;
     }
   /** out = silu(gate) * up, elementwise. */
-  | { kind: 'silu_mul'; gate: DeviceBuffer; up: DeviceBuffer; out: DeviceBuffer }
+  | { kind: 'silu_mul'; gate: DeviceBuffer; up: DeviceBuffer; out: DeviceBuffer; rows?: number }
   /** out = a + b, elementwise (out may alias a). */
-  | { kind: 'add'; a: DeviceBuffer; b: DeviceBuffer; out: DeviceBuffer }
+  | { kind: 'add'; a: DeviceBuffer; b: DeviceBuffer; out: DeviceBuffer; rows?: number }
   /** out[0] = x[n-1]: keeps only the last active row (logits of a prefill chunk). */
   | { kind: 'last_row'; x: DeviceBuffer; out: DeviceBuffer }
   /** out[0] = index of the largest value of x[0] (lowest index on ties), as i32. */

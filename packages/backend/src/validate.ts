@@ -15,11 +15,13 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
   if (!Number.isInteger(program.maxRows) || program.maxRows < 1) {
     throw new InvalidProgramError(`program '${program.label}': maxRows must be a positive integer`);
   }
-  const rowsOk = (b: DeviceBuffer) => b.shape[0] >= program.maxRows;
+  // Rows an op touches: its fixed `rows` when set, else every row a run may use.
+  let need = program.maxRows;
+  const rowsOk = (b: DeviceBuffer) => b.shape[0] >= need;
   const cols = (b: DeviceBuffer) => b.shape[1];
   const f32 = (i: number, op: Op, b: DeviceBuffer, role: string, needRows = true) => {
     if (b.dtype !== 'f32') fail(i, op, `${role} '${b.label}' must be f32`);
-    if (needRows && !rowsOk(b)) fail(i, op, `${role} '${b.label}' has ${b.shape[0]} rows, program needs ${program.maxRows}`);
+    if (needRows && !rowsOk(b)) fail(i, op, `${role} '${b.label}' has ${b.shape[0]} rows, the op needs ${need}`);
   };
   const weightOk = (i: number, op: Op, w: DeviceWeight) => {
     if (!caps.weightDTypes.includes(w.dtype)) {
@@ -29,6 +31,10 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
 
   program.ops.forEach((op, i) => {
     if (!caps.ops.includes(op.kind)) throw new UnsupportedOpError(op.kind, caps.name);
+    const fixed = 'rows' in op ? op.rows : undefined;
+    if (fixed !== undefined && (!Number.isInteger(fixed) || fixed < 1)) fail(i, op, `rows must be a positive integer, got ${fixed}`);
+    if (fixed !== undefined && fixed > program.maxRows) fail(i, op, `rows ${fixed} exceeds the program's maxRows ${program.maxRows}`);
+    need = fixed ?? program.maxRows;
     switch (op.kind) {
       case 'embed': {
         weightOk(i, op, op.table);

@@ -5,9 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GGUF, GOLDEN0 } from './test-helpers.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
-const built = existsSync(bin);
-if (!built) console.warn(`[bitexit] skipping the binary test: ${bin} is not built (run \`npx tsup\` in packages/cli)`);
+const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(cliDir, 'dist', 'bin.js');
+// The binary runs on the built dist/ of the CLI and of every workspace package it imports.
+const needed = [bin, ...['format', 'tokenizer', 'backend', 'engine'].map((p) => join(cliDir, '..', p, 'dist', 'index.js')),
+  join(cliDir, '..', '..', 'backends', 'cpu', 'dist', 'index.js')];
+const missing = needed.filter((p) => !existsSync(p));
+const built = missing.length === 0;
+if (!built) console.warn(`[bitexit] skipping the binary test: not built: ${missing.join(', ')} (run \`npm run build\` at the root)`);
 
 describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
   it('is executable and starts with a node shebang', () => {

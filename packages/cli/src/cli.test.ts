@@ -138,7 +138,7 @@ describe('user errors print one line, never a stack', () => {
     expectOneLine(r.stderr, /truncated\.gguf/);
   });
 
-  it.each(['webgpu', 'cuda'])('--backend %s (package not installed): one line saying why', async (backend, ctx) => {
+  it.for(['webgpu', 'cuda'])('--backend %s (package not installed): one line saying why', async (backend, ctx) => {
     const pkg = `@bitexit/backend-${backend}`;
     const installed = await import(/* @vite-ignore */ pkg).then(() => true, () => false);
     if (!GGUF || installed) return ctx.skip();

@@ -3,4 +3,5 @@ export * from './model/index.js';
 export { loadModel, Model } from './runtime/model.js';
 export { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './runtime/errors.js';
 export { ropeInvFreq } from './runtime/rope.js';
+export * from './runtime/programs.js';
 export { SeededRandom } from './runtime/random.js';

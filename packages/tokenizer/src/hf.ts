@@ -8,6 +8,9 @@ import { BpeModel } from './hf-bpe.js';
 
 type Json = Record<string, unknown>;
 
+/** Largest vocabulary accepted (ids must stay below 2^21, as BpeModel packs pairs of ids). */
+const MAX_VOCAB = 1 << 21;
+
 interface AddedTokenInfo {
   id: number;
   content: string;
@@ -164,8 +167,12 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const source = opts.source ?? 'tokenizer.json';
     this.source = source;
     const prepared = prepareJson(json, source);
+    const modelCfg = prepared.model as Json;
+    const isBpe = modelCfg.type === 'BPE' || (modelCfg.type === undefined && Array.isArray(modelCfg.merges));
+    // Our BpeModel does the merging; the library only needs the vocabulary (skips building its merge ranks).
+    const libJson = isBpe ? { ...prepared, model: { ...modelCfg, type: 'BPE', merges: [] } } : prepared;
     try {
-      this.lib = new HfTokenizer(prepared, config);
+      this.lib = new HfTokenizer(libJson, config);
     } catch (e) {
       throw new ModelFormatError(source, `cannot load tokenizer: ${(e as Error).message}`, { cause: e });
     }
@@ -174,8 +181,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     this.normalizer = lib.normalizer;
     this.preTokenizer = lib.pre_tokenizer;
     this.model = lib.model;
-    const modelCfg = prepared.model as Json;
-    this.bpe = modelCfg.type === 'BPE' || (modelCfg.type === undefined && Array.isArray(modelCfg.merges)) ? new BpeModel(modelCfg, source) : null;
+    this.bpe = isBpe ? new BpeModel(modelCfg, source) : null;
     this.metaspaceSplit = metaspaceSplitReplacement(prepared.pre_tokenizer);
 
     // Added tokens.
@@ -212,6 +218,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     let maxId = -1;
     for (const id of this.model.tokens_to_ids.values()) if (id > maxId) maxId = id;
     for (const t of added) if (t.id > maxId) maxId = t.id;
+    if (maxId >= MAX_VOCAB) throw new ModelFormatError(source, `token id ${maxId} is too large (at most ${MAX_VOCAB - 1})`);
     this.vocabSize = maxId + 1;
     this.idToPieceCache = new Array<string>(this.vocabSize).fill('');
     for (const [tok, id] of this.model.tokens_to_ids) if (id >= 0 && id < this.vocabSize) this.idToPieceCache[id] = tok;

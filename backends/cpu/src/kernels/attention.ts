@@ -18,6 +18,7 @@ function compileAttention(op: OpOf<'attention'>, ctx: KernelContext): KernelStep
   const context = op.kCache.shape[0];
   const att = new Float64Array(context);
   const acc = new Float64Array(headDim);
+  ctx.account(att.byteLength + acc.byteLength);
   const hd4 = headDim - 3;
   return (s) => {
     for (let t = 0; t < s.n; t++) {
@@ -44,35 +45,32 @@ function compileAttention(op: OpOf<'attention'>, ctx: KernelContext): KernelStep
           att[p] = sc;
           if (sc > max) max = sc;
         }
+        // exp(score - max) and the weighted sum of v in one pass; normalise once at the end.
         let sum = 0;
-        for (let p = 0; p < L; p++) {
-          const e = Math.exp(att[p] - max);
-          att[p] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
         acc.fill(0);
         let p = 0;
-        // Four value rows per pass: one load/store of the accumulator per 4 keys.
         for (; p + 3 < L; p += 4) {
-          const a0 = att[p] * inv;
-          const a1 = att[p + 1] * inv;
-          const a2 = att[p + 2] * inv;
-          const a3 = att[p + 3] * inv;
+          const e0 = Math.exp(att[p] - max);
+          const e1 = Math.exp(att[p + 1] - max);
+          const e2 = Math.exp(att[p + 2] - max);
+          const e3 = Math.exp(att[p + 3] - max);
+          sum += e0 + e1 + (e2 + e3);
           const v0 = p * kvWidth + ko;
           const v1 = v0 + kvWidth;
           const v2 = v1 + kvWidth;
           const v3 = v2 + kvWidth;
           for (let j = 0; j < headDim; j++) {
-            acc[j] += a0 * vc[v0 + j] + a1 * vc[v1 + j] + (a2 * vc[v2 + j] + a3 * vc[v3 + j]);
+            acc[j] += e0 * vc[v0 + j] + e1 * vc[v1 + j] + (e2 * vc[v2 + j] + e3 * vc[v3 + j]);
           }
         }
         for (; p < L; p++) {
-          const a = att[p] * inv;
+          const e = Math.exp(att[p] - max);
+          sum += e;
           const vb = p * kvWidth + ko;
-          for (let j = 0; j < headDim; j++) acc[j] += a * vc[vb + j];
+          for (let j = 0; j < headDim; j++) acc[j] += e * vc[vb + j];
         }
-        for (let j = 0; j < headDim; j++) out[qo + j] = acc[j];
+        const inv = 1 / sum;
+        for (let j = 0; j < headDim; j++) out[qo + j] = acc[j] * inv;
       }
     }
   };

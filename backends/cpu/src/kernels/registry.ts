@@ -34,8 +34,10 @@ export interface KernelContext {
   f32(buffer: DeviceBuffer): Float32Array;
   i32(buffer: DeviceBuffer): Int32Array;
   weight(weight: DeviceWeight): CpuWeightData;
-  /** Zeroed scratch memory owned by the compiled program (freed with it). */
+  /** Zeroed f32 scratch memory owned by the compiled program (freed with it, counted in memoryInUse). */
   scratch(length: number): Float32Array;
+  /** Counts other memory a kernel allocates for the program's lifetime in memoryInUse. */
+  account(bytes: number): void;
 }
 
 export interface CpuKernel<K extends OpKind = OpKind> {

@@ -205,6 +205,7 @@ function compileSample(op: OpOf<'sample'>, ctx: KernelContext): KernelStep {
   const out = ctx.i32(op.out);
   const V = op.logits.shape[1];
   const scratch = createSampleScratch(V);
+  ctx.account(V * (4 + 4 + 8 + 1));
   const label = ctx.label;
   return (s) => {
     const p = s.sampling;

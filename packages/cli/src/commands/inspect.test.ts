@@ -9,8 +9,9 @@ describe.skipIf(!GGUF)('bitexit inspect', () => {
     const d = JSON.parse(r.stdout) as InspectJson;
     expect(d.format).toBe('gguf');
     expect(d.config).toMatchObject({ architecture: 'llama', dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, ffnDim: 172, vocabSize: 512 });
-    // 5 blocks x 9 tensors + token_embd + output_norm (the classifier is tied).
-    expect(d.tensors.length).toBe(5 * 9 + 2);
+    // 5 blocks x 9 tensors + token_embd, output_norm and output (this file stores the classifier).
+    expect(d.tensors.length).toBe(5 * 9 + 3);
+    expect(d.tensors.map((t) => t.name)).toContain('output.weight');
     expect(Object.keys(d.dtypes)).toEqual(['f32']);
     expect(d.bitsPerWeight).toBe(32);
     expect(d.tensorCount).toBe(d.tensors.length);
@@ -30,6 +31,7 @@ describe.skipIf(!GGUF)('bitexit inspect', () => {
     expect(r.stdout).toMatch(/architecture\s+llama/);
     expect(r.stdout).toMatch(/32\.00 bits per weight/);
     expect(r.stdout).toMatch(/dim 64, layers 5, heads 8, kv heads 4/);
+    expect(r.stdout).toMatch(/rms eps 0\.00001,/);
     expect(r.stdout).toMatch(/blk\.0\.attn_q\.weight\s+f32\s+\[64, 64\]/);
     expect(r.stdout).toMatch(/tokenizer\s+sentencepiece-bpe, 512 tokens, bos 1, eos 2/);
   });

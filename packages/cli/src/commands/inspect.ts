@@ -51,7 +51,7 @@ export function formatInspect(d: InspectJson): string {
   );
   const scaling = c.ropeScaling ? `${c.ropeScaling.type} x${c.ropeScaling.factor}` : 'none';
   out.push(
-    `  rms eps ${c.rmsEps}, rope theta ${c.ropeTheta}, rope dims ${c.ropeDim} (${c.ropeStyle}), rope scaling ${scaling}, qkv bias ${c.qkvBias ? 'yes' : 'no'}, tied embeddings ${c.tiedEmbeddings ? 'yes' : 'no'}`,
+    `  rms eps ${Number(c.rmsEps.toPrecision(6))}, rope theta ${Number(c.ropeTheta.toPrecision(8))}, rope dims ${c.ropeDim} (${c.ropeStyle}), rope scaling ${scaling}, qkv bias ${c.qkvBias ? 'yes' : 'no'}, tied embeddings ${c.tiedEmbeddings ? 'yes' : 'no'}`,
   );
   const t = d.tokenizer;
   if (t) {
@@ -69,9 +69,11 @@ export function formatInspect(d: InspectJson): string {
   }
   out.push(`tensors (${d.tensors.length})`);
   const w = Math.max(...d.tensors.map((x) => x.name.length), 4);
+  const shape = (x: { shape: number[] }) => `[${x.shape.join(', ')}]`;
+  const ws = Math.max(...d.tensors.map((x) => shape(x).length), 2);
   for (const x of d.tensors) {
     const src = x.sourceName !== x.name ? `  <- ${x.sourceName}` : '';
-    out.push(`  ${x.name.padEnd(w)}  ${x.dtype.padEnd(5)} [${x.shape.join(', ')}]  ${formatBytes(x.bytes)}${src}`);
+    out.push(`  ${x.name.padEnd(w)}  ${x.dtype.padEnd(5)} ${shape(x).padEnd(ws)}  ${formatBytes(x.bytes).padStart(10)}${src}`);
   }
   return out.join('\n') + '\n';
 }

@@ -109,7 +109,10 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
 
   it('an aborted signal (Ctrl-C) ends the run with exit code 130', async () => {
     const r = await runCli(['run', '--model', GGUF!, '--json', '--max-tokens', '8'], { signal: AbortSignal.abort() });
-    expect(r.code).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
+    const out = parseOnlyJson(r.stdout);
+    expect(out.stats.finish_reason).toBe('abort');
+    expect(out.tokens).toEqual([]);
   });
 
   it('--progress draws the load bar on stderr (not on stdout)', async () => {

@@ -81,39 +81,90 @@ export function createBuffers(backend: Backend, c: ModelConfig, rows: number, co
   };
 }
 
+/**
+ * One decoder layer as named segments. Each segment that ends where a linear
+ * layer reads its input names that buffer in `input`, so calibration (the
+ * quantizer) can read the activations feeding each matrix, segment by segment.
+ */
+export interface LayerSegment {
+  name: 'attn_norm' | 'attention' | 'attn_out' | 'ffn_norm' | 'ffn_act' | 'ffn_out';
+  ops: Op[];
+  /** After this segment, the buffer holding the input of the listed weights. */
+  input?: { buffer: DeviceBuffer; feeds: ('attn_q' | 'attn_k' | 'attn_v' | 'attn_output' | 'ffn_gate' | 'ffn_up' | 'ffn_down')[] };
+}
+
+export function layerSegments(c: ModelConfig, l: LayerWeights, i: number, buf: ModelBuffers, invFreq = ropeInvFreq(c)): LayerSegment[] {
+  return [
+    {
+      name: 'attn_norm',
+      ops: [{ kind: 'rmsnorm', x: buf.x, weight: l.attnNorm, eps: c.rmsEps, out: buf.xb }],
+      input: { buffer: buf.xb, feeds: ['attn_q', 'attn_k', 'attn_v'] },
+    },
+    {
+      name: 'attention',
+      ops: [
+        { kind: 'matmul', x: buf.xb, weight: l.wq, bias: l.bq, out: buf.q },
+        { kind: 'matmul', x: buf.xb, weight: l.wk, bias: l.bk, out: buf.k },
+        { kind: 'matmul', x: buf.xb, weight: l.wv, bias: l.bv, out: buf.v },
+        { kind: 'rope', x: buf.q, heads: c.nHeads, headDim: c.headDim, ropeDim: c.ropeDim, style: c.ropeStyle, invFreq },
+        { kind: 'rope', x: buf.k, heads: c.nKvHeads, headDim: c.headDim, ropeDim: c.ropeDim, style: c.ropeStyle, invFreq },
+        { kind: 'kv_store', k: buf.k, v: buf.v, kCache: buf.kCache[i]!, vCache: buf.vCache[i]! },
+        {
+          kind: 'attention',
+          q: buf.q,
+          kCache: buf.kCache[i]!,
+          vCache: buf.vCache[i]!,
+          out: buf.att,
+          heads: c.nHeads,
+          kvHeads: c.nKvHeads,
+          headDim: c.headDim,
+          scale: 1 / Math.sqrt(c.headDim),
+        },
+      ],
+      input: { buffer: buf.att, feeds: ['attn_output'] },
+    },
+    {
+      name: 'attn_out',
+      ops: [
+        { kind: 'matmul', x: buf.att, weight: l.wo, out: buf.proj },
+        { kind: 'add', a: buf.x, b: buf.proj, out: buf.x },
+      ],
+    },
+    {
+      name: 'ffn_norm',
+      ops: [{ kind: 'rmsnorm', x: buf.x, weight: l.ffnNorm, eps: c.rmsEps, out: buf.xb }],
+      input: { buffer: buf.xb, feeds: ['ffn_gate', 'ffn_up'] },
+    },
+    {
+      name: 'ffn_act',
+      ops: [
+        { kind: 'matmul', x: buf.xb, weight: l.wGate, out: buf.gate },
+        { kind: 'matmul', x: buf.xb, weight: l.wUp, out: buf.up },
+        { kind: 'silu_mul', gate: buf.gate, up: buf.up, out: buf.hidden },
+      ],
+      input: { buffer: buf.hidden, feeds: ['ffn_down'] },
+    },
+    {
+      name: 'ffn_out',
+      ops: [
+        { kind: 'matmul', x: buf.hidden, weight: l.wDown, out: buf.proj },
+        { kind: 'add', a: buf.x, b: buf.proj, out: buf.x },
+      ],
+    },
+  ];
+}
+
+/** The embedding gather that starts every program. */
+export function embedOps(w: ModelWeights, buf: ModelBuffers): Op[] {
+  return [{ kind: 'embed', table: w.tokenEmbedding, ids: buf.ids, out: buf.x }];
+}
+
 /** The transformer body: embedding and every decoder layer, leaving the residual stream in `x`. */
-function bodyOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
+export function bodyOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
   const invFreq = ropeInvFreq(c);
-  const ops: Op[] = [{ kind: 'embed', table: w.tokenEmbedding, ids: buf.ids, out: buf.x }];
+  const ops = embedOps(w, buf);
   w.layers.forEach((l, i) => {
-    ops.push(
-      { kind: 'rmsnorm', x: buf.x, weight: l.attnNorm, eps: c.rmsEps, out: buf.xb },
-      { kind: 'matmul', x: buf.xb, weight: l.wq, bias: l.bq, out: buf.q },
-      { kind: 'matmul', x: buf.xb, weight: l.wk, bias: l.bk, out: buf.k },
-      { kind: 'matmul', x: buf.xb, weight: l.wv, bias: l.bv, out: buf.v },
-      { kind: 'rope', x: buf.q, heads: c.nHeads, headDim: c.headDim, ropeDim: c.ropeDim, style: c.ropeStyle, invFreq },
-      { kind: 'rope', x: buf.k, heads: c.nKvHeads, headDim: c.headDim, ropeDim: c.ropeDim, style: c.ropeStyle, invFreq },
-      { kind: 'kv_store', k: buf.k, v: buf.v, kCache: buf.kCache[i]!, vCache: buf.vCache[i]! },
-      {
-        kind: 'attention',
-        q: buf.q,
-        kCache: buf.kCache[i]!,
-        vCache: buf.vCache[i]!,
-        out: buf.att,
-        heads: c.nHeads,
-        kvHeads: c.nKvHeads,
-        headDim: c.headDim,
-        scale: 1 / Math.sqrt(c.headDim),
-      },
-      { kind: 'matmul', x: buf.att, weight: l.wo, out: buf.proj },
-      { kind: 'add', a: buf.x, b: buf.proj, out: buf.x },
-      { kind: 'rmsnorm', x: buf.x, weight: l.ffnNorm, eps: c.rmsEps, out: buf.xb },
-      { kind: 'matmul', x: buf.xb, weight: l.wGate, out: buf.gate },
-      { kind: 'matmul', x: buf.xb, weight: l.wUp, out: buf.up },
-      { kind: 'silu_mul', gate: buf.gate, up: buf.up, out: buf.hidden },
-      { kind: 'matmul', x: buf.hidden, weight: l.wDown, out: buf.proj },
-      { kind: 'add', a: buf.x, b: buf.proj, out: buf.x },
-    );
+    for (const seg of layerSegments(c, l, i, buf, invFreq)) ops.push(...seg.ops);
   });
   return ops;
 }
@@ -122,8 +173,8 @@ function bodyOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
 function sampleHeadOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
   return [
     { kind: 'last_row', x: buf.x, out: buf.last },
-    { kind: 'rmsnorm', x: buf.last, weight: w.outputNorm, eps: c.rmsEps, out: buf.lastNorm },
-    { kind: 'matmul', x: buf.lastNorm, weight: w.output, out: buf.logits },
+    { kind: 'rmsnorm', x: buf.last, weight: w.outputNorm, eps: c.rmsEps, out: buf.lastNorm, rows: 1 },
+    { kind: 'matmul', x: buf.lastNorm, weight: w.output, out: buf.logits, rows: 1 },
     { kind: 'sample', logits: buf.logits, history: buf.history, out: buf.token },
   ];
 }

@@ -1,0 +1,100 @@
+/**
+ * One matrix end to end: fit the group params (clipping search), map them to
+ * what the file can hold, pick outliers, then quantize (GPTQ with a full
+ * Hessian, else round-to-nearest).
+ */
+import { gptqQuantize, type GptqOptions } from './gptq.js';
+import { selectOutliers } from './outliers.js';
+import { DEFAULT_CLIP_GRID, dequantize, fitMatrix, groupCount, quantizeRtn, type GroupParams } from './rtn.js';
+import { f16Round } from './f16.js';
+
+/** A quantized matrix in the quantizer's own layout (converted to the file's BxMatrix by the codec). */
+export interface QuantizedMatrix {
+  rows: number;
+  cols: number;
+  groupSize: number;
+  /** Width of each column group (2, 3 or 4). */
+  widths: Uint8Array;
+  /** One code per weight, row-major (outlier positions hold 0). */
+  codes: Uint8Array;
+  /** Per (row, group), row-major [rows, groups]: the exact values the file holds. */
+  scales: Float32Array;
+  zeros: Uint8Array;
+  outliers: { rows: Uint32Array; cols: Uint32Array; values: Float32Array };
+}
+
+/** Maps ideal first-order params to those the file represents exactly (second-order quantization). */
+export type ParamRounder = (params: GroupParams, widths: Uint8Array) => GroupParams;
+
+/** Scales as f16, zeros as they are: what a file without second-order params holds. */
+export const f16ParamRounder: ParamRounder = (p) => ({
+  rows: p.rows,
+  groups: p.groups,
+  scales: Float32Array.from(p.scales, (s) => (s > 0 ? Math.max(f16Round(s), 6e-8) : 1)),
+  zeros: p.zeros,
+});
+
+export interface MatrixQuantOptions {
+  groupSize: number;
+  widths: Uint8Array;
+  /** Full Hessian [cols, cols] (GPTQ), or null for round-to-nearest. */
+  hessian: Float64Array | null;
+  /** Hessian diagonal used for the clipping search and outlier scores (ones when uncalibrated). */
+  hdiag: ArrayLike<number>;
+  /** Clipping search (default true). */
+  clip?: boolean;
+  clipGrid?: readonly number[];
+  rounder?: ParamRounder;
+  /** Number of 16-bit outliers to keep (default 0). */
+  outliers?: number;
+  /** Widths whose groups may hold outliers (default [2]). */
+  outlierWidths?: readonly number[];
+  gptq?: GptqOptions;
+}
+
+export function quantizeMatrix(w: Float32Array, rows: number, cols: number, o: MatrixQuantOptions): QuantizedMatrix {
+  const { groupSize, widths } = o;
+  if (widths.length !== groupCount(cols, groupSize)) throw new RangeError(`widths has ${widths.length} entries, expected ${groupCount(cols, groupSize)}`);
+  const fitted = fitMatrix(w, rows, cols, groupSize, widths, o.hdiag, { clipGrid: o.clip === false ? [0] : (o.clipGrid ?? DEFAULT_CLIP_GRID) });
+  const params = (o.rounder ?? f16ParamRounder)({ rows, groups: fitted.groups, scales: fitted.scales, zeros: fitted.zeros }, widths);
+  const sel = selectOutliers(w, rows, cols, groupSize, widths, params, o.hdiag, o.outliers ?? 0, { eligibleWidths: o.outlierWidths });
+  let codes: Uint8Array;
+  let outliers: QuantizedMatrix['outliers'];
+  if (o.hessian) {
+    const r = gptqQuantize({ w, rows, cols, groupSize, widths, params, h: o.hessian, outlierMask: sel.mask }, o.gptq);
+    codes = r.codes;
+    outliers = r.outliers;
+  } else {
+    codes = quantizeRtn(w, rows, cols, groupSize, widths, params);
+    const oi: number[] = [];
+    for (let i = 0; i < sel.mask.length; i++) if (sel.mask[i]) oi.push(i);
+    for (const i of oi) codes[i] = 0;
+    outliers = {
+      rows: Uint32Array.from(oi, (i) => (i / cols) | 0),
+      cols: Uint32Array.from(oi, (i) => i % cols),
+      values: Float32Array.from(oi, (i) => f16Round(w[i]!)),
+    };
+  }
+  return { rows, cols, groupSize, widths: Uint8Array.from(widths), codes, scales: params.scales, zeros: params.zeros, outliers };
+}
+
+export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
+  return dequantize(q.codes, q.rows, q.cols, q.groupSize, { rows: q.rows, groups: q.widths.length, scales: q.scales, zeros: q.zeros }, q.outliers);
+}
+
+/** Σ_r (w_r − ŵ_r)ᵀ H (w_r − ŵ_r): the layer-output error the quantization adds (full H). */
+export function hessianError(w: Float32Array, wq: Float32Array, rows: number, cols: number, h: Float64Array): number {
+  let total = 0;
+  const d = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) d[c] = w[r * cols + c]! - wq[r * cols + c]!;
+    for (let i = 0; i < cols; i++) {
+      if (d[i] === 0) continue;
+      let s = 0;
+      const hi = i * cols;
+      for (let j = 0; j < cols; j++) s += h[hi + j]! * d[j]!;
+      total += d[i]! * s;
+    }
+  }
+  return total;
+}
