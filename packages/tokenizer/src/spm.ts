@@ -286,7 +286,7 @@ export class SentencePieceTokenizer implements Tokenizer {
       const bytes = utf8ByteString(text);
       // llama.cpp tokenize(): is_prev_special starts true, so the first text
       // fragment gets the dummy prefix even without BOS.
-      let prevSpecial = false;
+      let prevSpecial = true;
       for (const frag of this.partition(bytes, parseSpecial)) {
         if (typeof frag === 'number') {
           out.push(frag);

@@ -66,6 +66,8 @@ export class OracleMachine {
     const { pos, n } = params;
     for (const input of params.inputs ?? []) this.write(input.buffer, input.data);
     for (const op of program.ops) {
+      // Row-wise ops may carry a fixed row count that replaces the run's n.
+      const rows = 'rows' in op && op.rows !== undefined ? op.rows : n;
       switch (op.kind) {
         case 'embed': {
           const [vocab, dim] = op.table.shape;
@@ -73,11 +75,11 @@ export class OracleMachine {
           break;
         }
         case 'rmsnorm':
-          this.setRows(op.out, rmsnorm(this.buf(op.x).data, n, op.x.shape[1], this.weight(op.weight), op.eps));
+          this.setRows(op.out, rmsnorm(this.buf(op.x).data, rows, op.x.shape[1], this.weight(op.weight), op.eps));
           break;
         case 'matmul': {
           const [outF, inF] = op.weight.shape;
-          this.setRows(op.out, matmul(this.buf(op.x).data, n, this.weight(op.weight), outF, inF, op.bias ? this.weight(op.bias) : undefined));
+          this.setRows(op.out, matmul(this.buf(op.x).data, rows, this.weight(op.weight), outF, inF, op.bias ? this.weight(op.bias) : undefined));
           break;
         }
         case 'rope':
@@ -97,10 +99,10 @@ export class OracleMachine {
           );
           break;
         case 'silu_mul':
-          this.setRows(op.out, siluMul(this.buf(op.gate).data, this.buf(op.up).data, n * op.gate.shape[1]));
+          this.setRows(op.out, siluMul(this.buf(op.gate).data, this.buf(op.up).data, rows * op.gate.shape[1]));
           break;
         case 'add':
-          this.setRows(op.out, add(this.buf(op.a).data, this.buf(op.b).data, n * op.a.shape[1]));
+          this.setRows(op.out, add(this.buf(op.a).data, this.buf(op.b).data, rows * op.a.shape[1]));
           break;
         case 'last_row':
           this.setRows(op.out, lastRow(this.buf(op.x).data, n, op.x.shape[1]));

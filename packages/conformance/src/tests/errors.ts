@@ -96,6 +96,19 @@ export function defineErrorTests(test: Register): void {
     });
   });
 
+  test('errors/compile/bad-fixed-rows', async (env) => {
+    await withHarness(env, async (h) => {
+      const a = h.buffer('f32', 4, 3, 'a');
+      const one = h.buffer('f32', 1, 3, 'one');
+      for (const rows of [0, 5, 1.5]) {
+        const p: Program = { label: `rows-${rows}`, maxRows: 4, ops: [{ kind: 'add', a, b: a, out: a, rows }], outputs: [] };
+        await expectTyped(`compile of add with rows ${rows} (maxRows 4)`, () => env.backend.compile(p), INVALID_PROGRAM);
+      }
+      const p: Program = { label: 'rows-2-of-1', maxRows: 4, ops: [{ kind: 'add', a: one, b: one, out: one, rows: 2 }], outputs: [] };
+      await expectTyped('compile of add with rows 2 on 1-row buffers', () => env.backend.compile(p), INVALID_PROGRAM);
+    });
+  });
+
   test('errors/compile/output-rows-out-of-range', async (env) => {
     await withHarness(env, async (h) => {
       const a = h.buffer('f32', 2, 4, 'a');

@@ -59,7 +59,7 @@ export function defineOpTests(test: Register): void {
   }
 
   // -------------------------------------------------------------- rmsnorm
-  const rmsCases: { dtype: WeightDType; cols: number; n: number; eps: number; scale: number; tag?: string }[] = [];
+  const rmsCases: { dtype: WeightDType; cols: number; n: number; eps: number; scale: number; tag?: string; rows?: number }[] = [];
   for (const cols of [1, 3, 17, 64, 173]) {
     rmsCases.push({ dtype: 'f32', cols, n: 1, eps: 1e-5, scale: 1 }, { dtype: 'f32', cols, n: 4, eps: 1e-6, scale: 1 });
   }
@@ -68,6 +68,8 @@ export function defineOpTests(test: Register): void {
     { dtype: 'bf16', cols: 64, n: 2, eps: 1e-5, scale: 1 },
     { dtype: 'f32', cols: 64, n: 2, eps: 1e-5, scale: 1e4, tag: 'large' },
     { dtype: 'f32', cols: 33, n: 2, eps: 1e-5, scale: 1e-3, tag: 'tiny-eps-dominates' },
+    { dtype: 'f32', cols: 17, n: 4, eps: 1e-5, scale: 1, rows: 1, tag: 'fixed-rows1' },
+    { dtype: 'f32', cols: 17, n: 1, eps: 1e-5, scale: 1, rows: 3, tag: 'fixed-rows3' },
   );
   for (const c of rmsCases) {
     const id = `op/rmsnorm/${c.dtype}/cols${c.cols}-n${c.n}-eps${c.eps}${c.tag ? `-${c.tag}` : ''}`;
@@ -81,7 +83,12 @@ export function defineOpTests(test: Register): void {
         const out = h.buffer('f32', maxRows, c.cols, 'out');
         h.write(x, rng.f32(maxRows * c.cols, -c.scale, c.scale));
         h.write(out, sentinel(maxRows * c.cols));
-        const program: Program = { label: id, maxRows, ops: [{ kind: 'rmsnorm', x, weight, eps: c.eps, out }], outputs: [{ buffer: out, rows: 'active' }] };
+        const program: Program = {
+          label: id,
+          maxRows,
+          ops: [{ kind: 'rmsnorm', x, weight, eps: c.eps, out, ...(c.rows ? { rows: c.rows } : {}) }],
+          outputs: [{ buffer: out, rows: 'active' }],
+        };
         await h.check(program, { pos: 0, n: c.n }, 'rmsnorm');
         await h.checkBuffer(out, 'rmsnorm');
       });
@@ -89,7 +96,7 @@ export function defineOpTests(test: Register): void {
   }
 
   // --------------------------------------------------------------- matmul
-  const mmCases: { dtype: WeightDType; n: number; out: number; k: number; bias: boolean; scale?: number }[] = [];
+  const mmCases: { dtype: WeightDType; n: number; out: number; k: number; bias: boolean; scale?: number; rows?: number }[] = [];
   for (const dtype of ['f32', 'f16', 'bf16'] as WeightDType[]) {
     mmCases.push(
       { dtype, n: 1, out: 1, k: 1, bias: false },
@@ -106,14 +113,16 @@ export function defineOpTests(test: Register): void {
     { dtype: 'q8_0', n: 3, out: 17, k: 64, bias: true },
     { dtype: 'q8_0', n: 5, out: 173, k: 96, bias: false },
     { dtype: 'q8_0', n: 2, out: 3, k: 256, bias: false },
+    { dtype: 'f32', n: 5, out: 19, k: 24, bias: true, rows: 1 },
+    { dtype: 'f16', n: 1, out: 19, k: 24, bias: false, rows: 4 },
   );
   for (const c of mmCases) {
-    const id = `op/matmul/${c.dtype}/n${c.n}-out${c.out}-k${c.k}${c.bias ? '-bias' : ''}${c.scale ? `-x${c.scale}` : ''}`;
+    const id = `op/matmul/${c.dtype}/n${c.n}-out${c.out}-k${c.k}${c.bias ? '-bias' : ''}${c.scale ? `-x${c.scale}` : ''}${c.rows ? `-fixed-rows${c.rows}` : ''}`;
     test(id, async (env) => {
       env.requireDType(c.dtype);
       await withHarness(env, 'matmul', async (h) => {
         const rng = new Rng(id);
-        const maxRows = c.n + 1;
+        const maxRows = Math.max(c.n, c.rows ?? 0) + 1;
         const weight = await h.weight('w', c.dtype, [c.out, c.k], rng.f32(c.out * c.k));
         const bias = c.bias ? await h.weight('b', 'f32', [c.out], rng.f32(c.out)) : undefined;
         const x = h.buffer('f32', maxRows, c.k, 'x');
@@ -124,7 +133,7 @@ export function defineOpTests(test: Register): void {
         const program: Program = {
           label: id,
           maxRows,
-          ops: [{ kind: 'matmul', x, weight, ...(bias ? { bias } : {}), out }],
+          ops: [{ kind: 'matmul', x, weight, ...(bias ? { bias } : {}), out, ...(c.rows ? { rows: c.rows } : {}) }],
           outputs: [{ buffer: out, rows: 'active' }],
         };
         await h.check(program, { pos: 0, n: c.n }, 'matmul');
@@ -284,12 +293,14 @@ export function defineOpTests(test: Register): void {
       { cols: 17, n: 2, mag: 8 },
       { cols: 173, n: 5, mag: 2 },
       { cols: 64, n: 1, mag: 100, tag: 'large' },
-    ]) {
+      { cols: 9, n: 3, mag: 2, rows: 1, tag: 'fixed-rows1' },
+      { cols: 9, n: 1, mag: 2, rows: 3, tag: 'fixed-rows3' },
+    ] as { cols: number; n: number; mag: number; tag?: string; rows?: number }[]) {
       const id = `op/${kind}/cols${c.cols}-n${c.n}${c.tag ? `-${c.tag}` : ''}`;
       test(id, async (env) => {
         await withHarness(env, kind, async (h) => {
           const rng = new Rng(id);
-          const maxRows = c.n + 1;
+          const maxRows = Math.max(c.n, c.rows ?? 0) + 1;
           const a = h.buffer('f32', maxRows, c.cols, 'a');
           const b = h.buffer('f32', maxRows, c.cols, 'b');
           const out = h.buffer('f32', maxRows, c.cols, 'out');
@@ -298,7 +309,8 @@ export function defineOpTests(test: Register): void {
           h.write(a, aData);
           h.write(b, rng.f32(maxRows * c.cols, -2, 2));
           h.write(out, sentinel(maxRows * c.cols));
-          const op = kind === 'add' ? { kind, a, b, out } : { kind, gate: a, up: b, out };
+          const fixed = c.rows ? { rows: c.rows } : {};
+          const op = kind === 'add' ? { kind, a, b, out, ...fixed } : { kind, gate: a, up: b, out, ...fixed };
           const program: Program = { label: id, maxRows, ops: [op], outputs: [{ buffer: out, rows: 'active' }] };
           const [got] = await h.check(program, { pos: 0, n: c.n }, kind);
           if (!got.every((v) => Number.isFinite(v))) throw new Error(`${id}: non-finite output`);

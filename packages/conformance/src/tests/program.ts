@@ -24,6 +24,8 @@ interface BlockConfig {
   ffn: number;
   ctx: number;
   dtype: WeightDType;
+  /** Run the tail after last_row with `rows: 1` on 1-row buffers (as the engine does) instead of n rows. */
+  tailRows1: boolean;
 }
 
 /** The loosest bound of the ops in the chain, widened 10x for error carried through ~20 ops. */
@@ -63,10 +65,13 @@ async function buildBlock(h: Harness, cfg: BlockConfig, rng: Rng) {
   const gate = buf(ffn, 'gate');
   const up = buf(ffn, 'up');
   const hidden = buf(ffn, 'hidden');
-  // The IR runs every op over the n active rows, so buffers after last_row still need maxRows rows (only row 0 is meaningful).
-  const last = buf(dim, 'last');
-  const lastN = buf(dim, 'last_norm');
-  const logits = buf(vocab, 'logits');
+  // After last_row only row 0 is meaningful: either the tail ops carry rows: 1 (1-row buffers),
+  // or they run over the n active rows of maxRows-row buffers.
+  const tailRows = cfg.tailRows1 ? 1 : maxRows;
+  const tail = cfg.tailRows1 ? { rows: 1 } : {};
+  const last = h.buffer('f32', tailRows, dim, 'last');
+  const lastN = h.buffer('f32', tailRows, dim, 'last_norm');
+  const logits = h.buffer('f32', tailRows, vocab, 'logits');
   const token = h.buffer('i32', 1, 1, 'token');
   const kCache = h.buffer('f32', ctx, kvw, 'k_cache');
   const vCache = h.buffer('f32', ctx, kvw, 'v_cache');
@@ -90,11 +95,11 @@ async function buildBlock(h: Harness, cfg: BlockConfig, rng: Rng) {
     { kind: 'matmul', x: hidden, weight: wd, out: o },
     { kind: 'add', a: x, b: o, out: x },
     { kind: 'last_row', x, out: last },
-    { kind: 'rmsnorm', x: last, weight: outNorm, eps: 1e-5, out: lastN },
+    { kind: 'rmsnorm', x: last, weight: outNorm, eps: 1e-5, out: lastN, ...tail },
     { kind: 'argmax', x: logits, out: token },
   ];
   // The LM head runs on the single last row: insert before argmax.
-  ops.splice(ops.length - 1, 0, { kind: 'matmul', x: lastN, weight: lmHead, out: logits });
+  ops.splice(ops.length - 1, 0, { kind: 'matmul', x: lastN, weight: lmHead, out: logits, ...tail });
   const outputs: Program['outputs'] = [
     { buffer: x, rows: 'active' },
     { buffer: logits, rows: 1 },
@@ -106,9 +111,9 @@ async function buildBlock(h: Harness, cfg: BlockConfig, rng: Rng) {
 }
 
 const CONFIGS: { name: string; cfg: BlockConfig }[] = [
-  { name: 'f32-gqa2-adjacent', cfg: { vocab: 37, dim: 24, heads: 4, kvHeads: 2, headDim: 6, ropeDim: 4, style: 'adjacent', ffn: 40, ctx: 16, dtype: 'f32' } },
-  { name: 'f16-gqa4-half', cfg: { vocab: 53, dim: 32, heads: 8, kvHeads: 2, headDim: 4, ropeDim: 4, style: 'half', ffn: 72, ctx: 12, dtype: 'f16' } },
-  { name: 'q8_0-gqa1-adjacent', cfg: { vocab: 41, dim: 64, heads: 4, kvHeads: 4, headDim: 16, ropeDim: 16, style: 'adjacent', ffn: 96, ctx: 10, dtype: 'q8_0' } },
+  { name: 'f32-gqa2-adjacent', cfg: { vocab: 37, dim: 24, heads: 4, kvHeads: 2, headDim: 6, ropeDim: 4, style: 'adjacent', ffn: 40, ctx: 16, dtype: 'f32', tailRows1: true } },
+  { name: 'f16-gqa4-half', cfg: { vocab: 53, dim: 32, heads: 8, kvHeads: 2, headDim: 4, ropeDim: 4, style: 'half', ffn: 72, ctx: 12, dtype: 'f16', tailRows1: false } },
+  { name: 'q8_0-gqa1-adjacent', cfg: { vocab: 41, dim: 64, heads: 4, kvHeads: 4, headDim: 16, ropeDim: 16, style: 'adjacent', ffn: 96, ctx: 10, dtype: 'q8_0', tailRows1: true } },
 ];
 
 export function defineProgramTests(test: Register): void {

@@ -351,7 +351,7 @@ export class Model {
       }
       if (maxTokens === 0) return result();
       const tok = this.source.tokenizer;
-      const decoder: StreamDecoder | null = tok ? tok.createStreamDecoder() : null;
+      const decoder: StreamDecoder | null = tok ? tok.createStreamDecoder({ prefix: promptIds }) : null;
       const stopIds = new Set<number>(tok ? [...(tok.eosId !== null ? [tok.eosId] : []), ...tok.stopIds] : []);
       const stop = new StopStringFilter(options.stop ?? []);
       const history = [...promptIds];
