@@ -6,3 +6,4 @@ export * from './numeric.js';
 export * from './gguf/index.js';
 export * from './safetensors/index.js';
 export * from './llama2c/index.js';
+export * from './bx/index.js';

@@ -1,5 +1,6 @@
 import { ModelFormatError } from './errors.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, weightByteLength, type HostTensor } from './tensor.js';
+import { dequantizeBx, parseBx } from './bx/codec.js';
 
 /*
  * Scalar and bulk conversions between the storage types bitexit loads and f32.
@@ -78,7 +79,8 @@ function u16View(data: Uint8Array): Uint16Array {
 }
 
 /**
- * Decodes a host tensor (F32, F16, BF16 or Q8_0) to a fresh Float32Array
+ * Decodes a host tensor (F32, F16, BF16, Q8_0 or bx, the latter through the
+ * reference dequantization of SPEC.md) to a fresh Float32Array
  * (never shares memory with `tensor.data`). Throws ModelFormatError, naming
  * the tensor, when the byte length does not match dtype and shape.
  */
@@ -86,6 +88,14 @@ export function decodeToF32(tensor: HostTensor): Float32Array {
   const { data, dtype, shape, name } = tensor;
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) throw new ModelFormatError(name, `invalid shape [${shape.join(', ')}]`);
+  }
+  if (dtype === 'bx') {
+    const view = parseBx(data, name);
+    const { rows, cols } = view.layout;
+    if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) {
+      throw new ModelFormatError(name, `bx tensor of shape [${shape.join(', ')}] holds a [${rows}, ${cols}] blob`);
+    }
+    return dequantizeBx(view);
   }
   const n = shape.reduce((a, b) => a * b, 1);
   if (dtype === 'q8_0' && n % Q8_0_BLOCK !== 0) {

@@ -5,21 +5,28 @@ export const GIRL_NAMES = `Lily Mia Emma Anna Lucy Sara Ella Zoe Ruby Rosa Maya 
 Molly Daisy Poppy Hazel Olive Stella Luna Nora Eva Ada Iris Amelia Chloe Sophie Emily Isla Layla Freya Jade Kate Amy Beth Tess
 Wendy Fiona Greta Helen Irene Joy Kira Lola Mila Nadia Opal Pearl Quinn Rita Sally Tina Una Vera Willa Yara Zara Bella Cora
 Dora Elsie Fay Gwen Holly Ines Jenny Kitty Lena Maggie Nell Penny Rose Suki Tilly Violet Wren Abby Bonnie Cleo Dana Edie Flora
-Gina Heidi Jill Lara Mira Nia Polly Ria Sadie Tara`.split(/\s+/);
+Gina Heidi Jill Lara Mira Nia Polly Ria Sadie Tara
+Ava Beatrice Carmen Delia Esme Frida Gemma Hope Imogen June Kayla Lila Matilda Nova Orla Phoebe Rosie Selma Thea Ursula
+Vivian Winnie Ximena Yasmin Zelda Agnes Bea Celia Dottie Eliza Fern Gloria Hattie Ingrid Josie Lottie Mabel Nancy Olga Priya`.split(/\s+/);
 
 export const BOY_NAMES = `Tom Ben Sam Max Leo Jack Tim Finn Noah Liam Oscar Theo Jake Luke Adam Eli Hugo Ivan Joe Kai Leon Milo
 Nate Owen Paul Ray Seth Toby Vic Will Zack Alfie Arlo Billy Caleb Dan Ed Felix George Harry Ian Jonah Kevin Louis Mark Ned Otto
 Peter Rex Rory Simon Ted Umar Vince Walt Xavi Yusuf Alex Bruno Carl Dev Eric Frank Gus Hank Isaac Jay Ken Lars Matt Nico Omar
-Pete Remy Stan Teddy Victor Wes Bobby Charlie Danny Evan Fred Gabe Henry Jim Kit Lenny Marco Neil Ollie Perry Robin Sid Tony`.split(/\s+/);
+Pete Remy Stan Teddy Victor Wes Bobby Charlie Danny Evan Fred Gabe Henry Jim Kit Lenny Marco Neil Ollie Perry Robin Sid Tony
+Abel Bart Cody Drew Emil Flynn Grant Hector Igor Jasper Karl Lucas Miles Nolan Orson Pablo Quentin Ralph Silas Tobias
+Ulric Vernon Wally Yuri Zeke Archie Barney Cyril Dexter Ernie Fergus Gordon Hamish Iggy Jules Kenny Lewis Monty Norman Percy`.split(/\s+/);
 
 export const NEUTRAL_NAMES = `Sky Robin Sunny Pip Bean Dot Jo Ash Sage River Rain Bo Kim Lee Pat Sol Tay Remi Ari Noor Wren Pebble
-Button Cricket Maple Clover Bramble Acorn Pepper Ziggy Bubbles Twig Puddle Fern Nutmeg Biscuit Cookie Jelly Sprout Moss`.split(/\s+/);
+Button Cricket Maple Clover Bramble Acorn Pepper Ziggy Bubbles Twig Puddle Fern Nutmeg Biscuit Cookie Jelly Sprout Moss
+Marlo Juniper Indigo Rowan Ember Hollis Emery Blue Kiwi Waffles Noodle Pickle Squeak Tumble Sparky Dusty Fizz Mango`.split(/\s+/);
 
 // kind: noun used for the character; young: how they may be called; home: where they live
 export const ANIMALS = `rabbit fox bear mouse squirrel owl duck frog cat dog puppy kitten hedgehog deer pig goat sheep cow horse
 pony lamb turtle tortoise snail bee butterfly ladybug ant bird robin sparrow penguin seal otter beaver badger mole lion tiger
 elephant giraffe zebra monkey hippo crocodile dolphin whale fish crab octopus chicken hen goose swan parrot koala panda kangaroo
-raccoon wolf camel donkey bat spider caterpillar worm dragon dinosaur unicorn`.split(/\s+/);
+raccoon wolf camel donkey bat spider caterpillar worm dragon dinosaur unicorn
+chipmunk hamster guinea_pig ferret lizard gecko flamingo peacock pelican stork toad newt beetle firefly moth
+weasel skunk porcupine moose bison yak llama alpaca walrus polar_bear rhino cheetah leopard gorilla sloth`.split(/\s+/).map((w) => w.replace(/_/g, ' '));
 
 export const PEOPLE_KINDS_GIRL = ['girl', 'little girl', 'young girl'];
 export const PEOPLE_KINDS_BOY = ['boy', 'little boy', 'young boy'];
@@ -114,16 +121,26 @@ export const PLACES = [
 ];
 
 // objects a character can own, lose, find or want
-export const OBJECTS = `ball kite doll teddy bear toy car toy train book hat scarf balloon drum whistle flute bell shell stone
+export const OBJECTS = `ball kite doll teddy_bear toy_car toy_train book hat scarf balloon drum whistle flute bell shell stone
 crayon pencil paintbrush blanket pillow cup bowl spoon apple banana cookie cake pie sandwich umbrella boot mitten sock jacket
 bucket shovel basket box key map compass lamp candle flower leaf feather ribbon button necklace ring crown wand robot puzzle
 block marble yo-yo top sticker jar bottle coin star bike wagon boat rope net ladder bag backpack bottle watch clock magnet
 mirror camera kazoo guitar piano trumpet violin harmonica acorn pinecone carrot egg orange lemon pear plum melon nut seed
 stick sled skateboard helmet cape mask tent ticket letter card postcard present gift egg cupcake muffin pebble crystal
-lantern telescope globe bucket flag paper plane`.split(/\s+/).filter((w, i, a) => a.indexOf(w) === i);
+lantern telescope globe bucket flag paper_plane
+balloon kettle teapot rocket spaceship tractor dump_truck fire_truck scooter whistle sailboat rowboat drumstick
+xylophone tambourine banjo recorder bracelet brooch locket hairbrush comb toothbrush towel raincoat sweater
+glove slipper sandal sneaker pajamas nightlight alarm_clock flashlight binoculars magnifying_glass notebook
+diary sketchbook storybook comic chalk eraser ruler scissors glue_stick tape paint_box snow_globe music_box
+spinning_top rocking_horse dollhouse toy_dinosaur toy_robot puppet kite_string fishing_rod
+watering_can flowerpot seed_packet bird_feeder birdhouse hammock picnic_basket lunchbox thermos water_bottle
+pebble_jar acorn_cap pine_cone sea_glass starfish sand_dollar feather_duster pumpkin turnip potato tomato
+cucumber strawberry cherry peach apricot coconut pineapple walnut hazelnut pretzel bagel waffle pancake
+donut lollipop cupcake gingerbread_man jelly_bean chocolate_bar ice_cream_cone`.split(/\s+/).map((w) => w.replace(/_/g, ' ')).filter((w, i, a) => a.indexOf(w) === i);
 
 export const OBJECT_ADJS = `red blue green yellow pink purple orange white black brown shiny old new little big soft round
-tiny sparkly striped spotted golden silver wooden funny special favorite colorful bright warm fluffy smooth`.split(/\s+/);
+tiny sparkly striped spotted golden silver wooden funny special favorite colorful bright warm fluffy smooth
+shiny-new dusty squeaky bumpy heavy light magic glittery woolly velvet painted polka-dot plaid gigantic small`.split(/\s+/);
 
 export const FOODS = `apples berries carrots cookies cakes nuts seeds pears plums grapes cherries sandwiches muffins pies
 strawberries bananas oranges honey cheese bread pancakes corn peas beans melons candies`.split(/\s+/);

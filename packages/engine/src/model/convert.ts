@@ -446,3 +446,41 @@ export async function convertToGguf(source: ModelSource, sink: ByteSink, options
   await writeGguf(sink, { version: 3, metadata, tensors, name: options.name ?? source.path });
   return { architecture: arch, tensorCount: tensors.length, permutedTensors: permuted, dtypes, notes };
 }
+
+/** What `ggufModelHeader` returns: everything of a bitexit GGUF except the weight tensors. */
+export interface GgufModelHeader {
+  architecture: 'llama' | 'qwen2';
+  /** RoPE layout of the file's Q/K rows. */
+  ropeStyle: RopeStyle;
+  /** Hyperparameters and tokenizer (chat template included), in convertToGguf's order. */
+  metadata: Array<[string, GgufMetadataValue]>;
+  /** Tensors the file needs besides the model's weights (llama3 `rope_freqs.weight`). */
+  extraTensors: GgufTensorSpec[];
+  /** Row orders to apply to attn_q / attn_k weights and biases (null: keep), from the source's RoPE layout to the file's. */
+  rowOrders: { q: Int32Array | null; k: Int32Array | null };
+  notes: string[];
+}
+
+/**
+ * The metadata and extra tensors `convertToGguf` writes, for other GGUF
+ * writers (the quantizer): `fileType` is general.file_type, `quantized`
+ * adds general.quantization_version.
+ */
+export function ggufModelHeader(source: ModelSource, options: { name?: string; fileType: number; quantized: boolean }): GgufModelHeader {
+  const c = source.config;
+  const arch = ggufArchitecture(c);
+  const notes: string[] = [];
+  const from = c.ropeStyle;
+  const to = ggufRopeStyle(arch);
+  const order = (heads: number): Int32Array | null =>
+    from === to ? null : from === 'half' ? halfToAdjacentRowOrder(heads, c.headDim, c.ropeDim) : adjacentToHalfRowOrder(heads, c.headDim, c.ropeDim);
+  const extraTensors: GgufTensorSpec[] = [];
+  if (c.ropeScaling?.type === 'llama3') {
+    const factors = llama3RopeFactors(c.ropeDim, c.ropeTheta, c.ropeScaling);
+    extraTensors.push({ name: 'rope_freqs.weight', dtype: 'f32', shape: [factors.length], data: encodeF32(factors) });
+  }
+  const name = options.name ?? baseName(source.path);
+  const metadata: Meta = [...hyperparameterMeta(c, arch, name, options.fileType, options.quantized), ...tokenizerMeta(source, arch, notes)];
+  if (from !== to) notes.push(`Q/K rows permuted from ${from} to ${to} RoPE layout`);
+  return { architecture: arch, ropeStyle: to, metadata, extraTensors, rowOrders: { q: order(c.nHeads), k: order(c.nKvHeads) }, notes };
+}

@@ -6,8 +6,8 @@ export { GGUF_ARCHITECTURES, configFromGguf, llama3RopeFactors, openGgufModel } 
 export { LLAMA2C_BOS, LLAMA2C_EOS, openLlama2cModel } from './llama2c.js';
 export type { OpenLlama2cOptions } from './llama2c.js';
 export { HF_ARCHITECTURES, canonicalHfName, configFromHuggingFace, openHuggingFaceModel } from './huggingface.js';
-export { convertToGguf, ggufArchitecture, ggufRopeStyle } from './convert.js';
-export type { ConvertDType, ConvertOptions, ConvertResult } from './convert.js';
+export { convertToGguf, ggufArchitecture, ggufModelHeader, ggufRopeStyle } from './convert.js';
+export type { ConvertDType, ConvertOptions, ConvertResult, GgufModelHeader } from './convert.js';
 export { describeModel } from './describe.js';
 export type { ModelDescription, TensorDescription, TokenizerDescription } from './describe.js';
 export { convertModelFile, nodeModelDirectory, openModel } from './node.js';

@@ -179,7 +179,7 @@ export class Model {
     const tok = this.tokenizer;
     if (!tok.chatTemplate) throw new NoChatTemplateError(this.source.path);
     const special = tok.specialTokens;
-    const text = renderChatTemplate(tok.chatTemplate, messages, {
+    const text = renderChatTemplate(tok.chatTemplate, messages.map((m) => ({ role: m.role, content: m.content })), {
       bos_token: special.bos_token ?? '',
       eos_token: special.eos_token ?? '',
       add_generation_prompt: true,

@@ -2,7 +2,12 @@ import type { ByteSource } from '../byte-source.js';
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.js';
 import { RangeReader } from '../internal/range-reader.js';
 import type { HostTensor, WeightDType } from '../tensor.js';
+import { bxShape, parseBx } from '../bx/codec.js';
+import { BX_HEADER } from '../bx/layout.js';
+import { BX_HEADER_BYTES } from '../bx/types.js';
 import {
+  BX_TENSORS_KEY,
+  GGML_TYPE_I8,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
   GGUF_MAX_DIMS,
@@ -29,13 +34,17 @@ export interface GgufTensorInfo {
   readonly typeName: string;
   /** ggml order: innermost (contiguous) dimension first. */
   readonly dims: number[];
-  /** Row-major, outermost first (dims reversed): [rows, cols] for a matrix. */
+  /**
+   * Row-major, outermost first (dims reversed): [rows, cols] for a matrix.
+   * For a bx blob (dtype 'bx'), the logical [rows, cols] from the blob header.
+   */
   readonly shape: number[];
   /** Absolute byte offset in the file. */
   readonly offset: number;
   /** Offset as stored: relative to the start of the data section. */
   readonly relativeOffset: number;
   readonly byteLength: number;
+  /** Elements (for a bx blob: rows * cols of the logical matrix). */
   readonly nElements: number;
   /** bitexit storage type when `readTensor` supports this tensor, else null. */
   readonly dtype: WeightDType | null;
@@ -64,7 +73,10 @@ export interface GgufFile {
   /** Like getArray but checks every item is a (safe) number. */
   getNumberArray(key: string): number[] | undefined;
   tensor(name: string): GgufTensorInfo | undefined;
-  /** Reads a tensor as a HostTensor (F32, F16, BF16, Q8_0; UnsupportedTensorTypeError otherwise). */
+  /**
+   * Reads a tensor as a HostTensor (F32, F16, BF16, Q8_0, and bx blobs listed
+   * in `bitexit.bx.tensors`, validated with parseBx; UnsupportedTensorTypeError otherwise).
+   */
   readTensor(info: GgufTensorInfo | string): Promise<HostTensor>;
   /** Raw stored bytes of any tensor type. */
   readTensorBytes(info: GgufTensorInfo | string): Promise<Uint8Array>;
@@ -191,7 +203,42 @@ export async function readGguf(source: ByteSource, options: ReadOptions = {}): P
     }
   }
 
+  await markBxTensors(source, metadata, tensors);
   return new GgufFileImpl(source, version as 2 | 3, alignment, metadata, tensors, dataOffset);
+}
+
+/**
+ * Tensors listed in `bitexit.bx.tensors` are bx blobs (SPEC.md §7): 1-D I8
+ * tensors whose first 128 bytes are a bx header. Their info gets dtype 'bx'
+ * and the logical shape [rows, cols]; the full blob is validated by
+ * readTensor (parseBx).
+ */
+async function markBxTensors(source: ByteSource, metadata: Map<string, GgufMetadataValue>, tensors: GgufTensorInfo[]): Promise<void> {
+  const v = metadata.get(BX_TENSORS_KEY);
+  if (v === undefined) return;
+  const file = source.name;
+  if (v.type !== 'array' || v.itemType !== 'string') throw new ModelFormatError(file, `metadata '${BX_TENSORS_KEY}' must be an array of strings`);
+  const index = new Map(tensors.map((t, i) => [t.name, i]));
+  const seen = new Set<string>();
+  for (const name of v.value) {
+    if (seen.has(name)) throw new ModelFormatError(file, `'${BX_TENSORS_KEY}' lists tensor '${name}' twice`);
+    seen.add(name);
+    const i = index.get(name);
+    if (i === undefined) throw new ModelFormatError(file, `'${BX_TENSORS_KEY}' lists tensor '${name}', which is not in the file`);
+    const t = tensors[i];
+    if (t.ggmlType !== GGML_TYPE_I8 || t.dims.length !== 1) {
+      throw new ModelFormatError(file, `bx tensor '${name}' must be a 1-D I8 tensor, got ${t.typeName} [${t.dims.join(', ')}]`);
+    }
+    if (t.byteLength < BX_HEADER_BYTES) throw new ModelFormatError(file, `bx tensor '${name}' has ${t.byteLength} bytes, less than a bx header`);
+    const head = await source.read(t.offset, BX_HEADER_BYTES);
+    if (head.byteLength !== BX_HEADER_BYTES) throw new ModelFormatError(file, `short read of bx tensor '${name}'`);
+    const [rows, cols] = bxShape(head, `${file}: tensor '${name}'`);
+    const stated = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(BX_HEADER.byteLength, true);
+    if (stated !== t.byteLength) {
+      throw new ModelFormatError(file, `bx tensor '${name}' header says ${stated} bytes, the tensor has ${t.byteLength}`);
+    }
+    tensors[i] = { ...t, dtype: 'bx', shape: [rows, cols], nElements: rows * cols };
+  }
 }
 
 function hex(n: number): string {
@@ -412,6 +459,7 @@ class GgufFileImpl implements GgufFile {
     const t = this.resolve(info);
     if (!t.dtype) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName);
     const data = await this.source.read(t.offset, t.byteLength);
+    if (t.dtype === 'bx') parseBx(data, `${this.source.name}: tensor '${t.name}'`);
     return { name: t.name, dtype: t.dtype, shape: t.shape.slice(), data };
   }
 }

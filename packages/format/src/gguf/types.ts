@@ -210,8 +210,15 @@ export function ggmlTypeForDType(dtype: WeightDType): number {
       return 8;
     case 'bf16':
       return 30;
+    case 'bx':
+      return GGML_TYPE_I8; // a byte tensor holding the blob (SPEC.md §7)
   }
 }
+
+/** ggml type I8: bx blobs are stored as 1-D I8 tensors of their byte length. */
+export const GGML_TYPE_I8 = 24;
+/** GGUF key listing the tensors stored as bx blobs (array of string). */
+export const BX_TENSORS_KEY = 'bitexit.bx.tensors';
 
 /**
  * Bytes of a tensor with ggml dims `ne` (innermost first) of the given type,

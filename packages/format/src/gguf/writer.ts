@@ -2,7 +2,10 @@ import { MemoryByteSink, type ByteSink } from '../byte-sink.js';
 import { ModelFormatError } from '../errors.js';
 import type { WeightDType } from '../tensor.js';
 import type { GgufFile } from './reader.js';
+import { bxShape } from '../bx/codec.js';
 import {
+  BX_TENSORS_KEY,
+  GGML_TYPE_I8,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
   GGUF_MAX_DIMS,
@@ -27,6 +30,11 @@ export interface GgufTensorSpec {
    * of any type, e.g. k-quants, byte for byte).
    */
   ggmlType?: number;
+  /**
+   * Byte length of the data: required for dtype 'bx' when `data` is a
+   * function (a bx blob's size is not a function of its shape).
+   */
+  byteLength?: number;
 }
 
 export interface GgufWriteSpec {
@@ -177,6 +185,19 @@ export async function writeGguf(sink: ByteSink, spec: GgufWriteSpec): Promise<vo
   }
   if (!metaAlign && alignment !== GGUF_DEFAULT_ALIGNMENT) metadata.push(['general.alignment', { type: 'uint32', value: alignment }]);
 
+  // bx blobs are listed in bitexit.bx.tensors (added when absent, checked when present).
+  const bxNames = spec.tensors.filter((t) => t.dtype === 'bx').map((t) => t.name);
+  const listed = metadata.find(([k]) => k === BX_TENSORS_KEY)?.[1];
+  if (listed) {
+    if (listed.type !== 'array' || listed.itemType !== 'string') fail(`metadata '${BX_TENSORS_KEY}' must be an array of strings`);
+    const have = new Set(listed.value as string[]);
+    if (have.size !== bxNames.length || bxNames.some((n) => !have.has(n))) {
+      fail(`metadata '${BX_TENSORS_KEY}' must list exactly the tensors of dtype 'bx' (${bxNames.join(', ') || 'none'})`);
+    }
+  } else if (bxNames.length > 0) {
+    metadata.push([BX_TENSORS_KEY, { type: 'array', itemType: 'string', value: bxNames }]);
+  }
+
   // Plan tensor layout up front (infos precede the data).
   const planned: Planned[] = [];
   const names = new Set<string>();
@@ -184,6 +205,19 @@ export async function writeGguf(sink: ByteSink, spec: GgufWriteSpec): Promise<vo
   for (const t of spec.tensors) {
     if (names.has(t.name)) fail(`duplicate tensor name '${t.name}'`);
     names.add(t.name);
+    if (t.dtype === 'bx') {
+      if (t.ggmlType !== undefined && t.ggmlType !== GGML_TYPE_I8) fail(`bx tensor '${t.name}' must be stored as I8 (ggml type ${GGML_TYPE_I8})`);
+      if (t.shape.length !== 2) fail(`bx tensor '${t.name}' must have a 2-D shape [rows, cols], got [${t.shape.join(', ')}]`);
+      const byteLength = t.data instanceof Uint8Array ? t.data.byteLength : t.byteLength;
+      if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength <= 0) {
+        return fail(`bx tensor '${t.name}' needs its byteLength when its data is pulled lazily`);
+      }
+      if (t.byteLength !== undefined && t.byteLength !== byteLength) fail(`bx tensor '${t.name}' byteLength ${t.byteLength} differs from its data (${byteLength})`);
+      if (t.data instanceof Uint8Array) checkBxShape(t.name, t.data, t.shape, fail);
+      planned.push({ spec: t, ggmlType: GGML_TYPE_I8, dims: [byteLength], byteLength, relativeOffset: rel });
+      rel += alignUp(byteLength, alignment);
+      continue;
+    }
     const ggmlType = t.ggmlType ?? ggmlTypeForDType(t.dtype);
     const info = ggmlTypeInfo(ggmlType);
     if (!info) return fail(`tensor '${t.name}' has unknown ggml type ${ggmlType}`);
@@ -222,6 +256,7 @@ export async function writeGguf(sink: ByteSink, spec: GgufWriteSpec): Promise<vo
     if (!(data instanceof Uint8Array) || data.byteLength !== p.byteLength) {
       fail(`tensor '${p.spec.name}' data has ${data?.byteLength} bytes, expected ${p.byteLength}`);
     }
+    if (p.spec.dtype === 'bx' && typeof p.spec.data === 'function') checkBxShape(p.spec.name, data, p.spec.shape, fail);
     if (data.byteLength >= FLUSH_AT) await out.direct(data);
     else out.bytes(data);
     out.zeros(alignUp(p.byteLength, alignment) - p.byteLength);
@@ -252,10 +287,16 @@ export function ggufWriteSpecFrom(gguf: GgufFile): GgufWriteSpec {
       dtype: t.dtype ?? 'f32',
       shape: t.shape.slice(),
       ggmlType: t.ggmlType,
+      byteLength: t.byteLength,
       data: () => gguf.readTensorBytes(t),
     })),
     name: gguf.file,
   };
+}
+
+function checkBxShape(name: string, data: Uint8Array, shape: number[], fail: (p: string) => never): void {
+  const [rows, cols] = bxShape(data, `tensor '${name}'`);
+  if (shape[0] !== rows || shape[1] !== cols) fail(`bx tensor '${name}' has shape [${shape.join(', ')}] but its blob is [${rows}, ${cols}]`);
 }
 
 function alignUp(n: number, a: number): number {

@@ -7,6 +7,7 @@ import { gptqQuantize, type GptqOptions } from './gptq.js';
 import { selectOutliers } from './outliers.js';
 import { DEFAULT_CLIP_GRID, dequantize, fitMatrix, groupCount, quantizeRtn, type GroupParams } from './rtn.js';
 import { f16Round } from './f16.js';
+import type { BxSecondOrderParams } from '@bitexit/format';
 
 /** A quantized matrix in the quantizer's own layout (converted to the file's BxMatrix by the codec). */
 export interface QuantizedMatrix {
@@ -21,10 +22,12 @@ export interface QuantizedMatrix {
   scales: Float32Array;
   zeros: Uint8Array;
   outliers: { rows: Uint32Array; cols: Uint32Array; values: Float32Array };
+  /** Second-order parameters of the scales, as the rounder produced them (opaque here; the codec encodes them). */
+  secondOrder?: BxSecondOrderParams;
 }
 
 /** Maps ideal first-order params to those the file represents exactly (second-order quantization). */
-export type ParamRounder = (params: GroupParams, widths: Uint8Array) => GroupParams;
+export type ParamRounder = (params: GroupParams, widths: Uint8Array) => GroupParams & { secondOrder?: BxSecondOrderParams };
 
 /** Scales as f16, zeros as they are: what a file without second-order params holds. */
 export const f16ParamRounder: ParamRounder = (p) => ({
@@ -75,7 +78,7 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, o: M
       values: Float32Array.from(oi, (i) => f16Round(w[i]!)),
     };
   }
-  return { rows, cols, groupSize, widths: Uint8Array.from(widths), codes, scales: params.scales, zeros: params.zeros, outliers };
+  return { rows, cols, groupSize, widths: Uint8Array.from(widths), codes, scales: params.scales, zeros: params.zeros, outliers, secondOrder: params.secondOrder };
 }
 
 export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {

@@ -1,0 +1,17 @@
+export * from './types.js';
+export { bxLayout, bxByteLength, bxLayoutBitsPerWeight, BX_HEADER, BX_FLAG_SECOND_ORDER, BX_MAX_BYTES, BX_MAX_OUTLIER_COLS } from './layout.js';
+export { representableGroupParams, bxDequantValue, secondOrderScale, roundF16 } from './params.js';
+export {
+  encodeBx,
+  parseBx,
+  decodeBx,
+  dequantizeBx,
+  bxBitsPerWeight,
+  bxShape,
+  bxRowParams,
+  bxGroupTables,
+  unpackGroupCodes,
+  applyOutliers,
+  readCode,
+  readBits,
+} from './codec.js';
