@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Rebuild the bitexit demo model from nothing. Run from the repository root:
-#   bash tools/demo-model/pipeline.sh            # full run (~75 + 12 min of training on 2 CPU cores)
+#   bash tools/demo-model/pipeline.sh            # full run (~70 + 12 min of training on 2 CPU cores)
 #   MINUTES=5 EAGLE_MINUTES=2 bash tools/demo-model/pipeline.sh   # quick smoke run
 # Uses Debian's /usr/bin/python3 (torch 1.13, sentencepiece, numpy), not a pyenv python.
 set -euo pipefail
 PY=/usr/bin/python3
 D=tools/demo-model
 R=$D/runs
-MINUTES=${MINUTES:-75}
+MINUTES=${MINUTES:-70}
 EAGLE_MINUTES=${EAGLE_MINUTES:-12}
 node $D/corpus/generate.mjs --seed 1 --out $R/data --mb 24                      # 1. corpus (<1 s)
 $PY $D/tokenizer.py --data $R/data --out $R                                     # 2. tokenizer + pretokenise (~5 s)

@@ -13,7 +13,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, arch } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeF16, encodeF32, encodeQ8_0 } from '@bitexit/format';
 import { createCpuBackend } from '../dist/index.js';
+import { modelBenchmarks } from './models.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -43,59 +45,14 @@ function random(n, seed = 1) {
   return a;
 }
 
-const cvt = new Float32Array(1);
-const cvtU = new Uint32Array(cvt.buffer);
-/** f32 → f16 bits, round to nearest even (bench-local; the format package has the shared one). */
-function f32ToF16(x) {
-  cvt[0] = x;
-  const b = cvtU[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
 function encode(dtype, values) {
   switch (dtype) {
     case 'f32':
-      return new Uint8Array(values.buffer.slice(0));
-    case 'f16': {
-      const u = new Uint16Array(values.length);
-      for (let i = 0; i < values.length; i++) u[i] = f32ToF16(values[i]);
-      return new Uint8Array(u.buffer);
-    }
-    case 'q8_0': {
-      const nb = values.length / 32;
-      const out = new Uint8Array(nb * 34);
-      const q = new Int8Array(out.buffer);
-      for (let b = 0; b < nb; b++) {
-        let amax = 0;
-        for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(values[b * 32 + i]));
-        const d = amax / 127;
-        const id = d ? 1 / d : 0;
-        const h = f32ToF16(d);
-        out[b * 34] = h & 0xff;
-        out[b * 34 + 1] = h >> 8;
-        for (let i = 0; i < 32; i++) q[b * 34 + 2 + i] = Math.round(values[b * 32 + i] * id);
-      }
-      return out;
-    }
+      return encodeF32(values);
+    case 'f16':
+      return encodeF16(values);
+    case 'q8_0':
+      return encodeQ8_0(values, [values.length]);
   }
   throw new Error(`no encoder for ${dtype}`);
 }
@@ -274,6 +231,8 @@ for (const [shapeName, cfg] of Object.entries(shapes)) {
     });
   }
 }
+
+benchmarks.push(...modelBenchmarks({ createCpuBackend, quick }));
 
 // ------------------------------------------------------------------ main
 

@@ -132,9 +132,10 @@ function describe(c, place) {
     () => `Every day, ${c.p.he} liked to ${pick(W.ACTIVITIES)[1]}.`,
     () => `${cap(c.p.his)} favorite thing was ${pick(W.ACTIVITIES)[2]}.`,
     () => `${cap(c.p.he)} ${c.p.was} ${c.trait}, and ${c.p.he} ${c.traitDesc}.`,
-    () => `${prepCap(place)} there ${/s$/.test(thing) && !/^a /.test(thing) ? 'were' : 'was'} ${thing}, and ${c.name} loved it there.`,
+    () => `${prepCap(place)} there ${isPlural(thing) ? 'were' : 'was'} ${thing}, and ${c.name} loved it there.`,
   );
 }
+const isPlural = (np) => /s$/.test(np) && !/^(a|an) /.test(np) && !/(grass|moss|glass)$/.test(np);
 const prepCap = (place) => cap(`${place[1]} ${place[0]}`);
 
 function meet(a, b, place) {
@@ -591,7 +592,7 @@ function plotAdventure() {
     () => `Then they got lost. ${a.name} looked at the sun and found the right way.`,
   ));
   s.push(one(
-    () => `At last they came to ${far[0]}. There ${/s$/.test(far[2][0]) ? 'were' : 'was'} ${far[2][0]} and ${far[2][1]}.`,
+    () => `At last they came to ${far[0]}. There ${isPlural(far[2][0]) ? 'were' : 'was'} ${far[2][0]}${chance(0.5) ? ` and ${far[2][1]}` : ''}.`,
     () => `Finally they reached ${far[0]}. It was more beautiful than they had dreamed.`,
   ));
   s.push(one(
@@ -604,7 +605,50 @@ function plotAdventure() {
   return s;
 }
 
-const PLOTS = [plotLost, plotShare, plotFear, plotHonesty, plotPersist, plotKindness, plotWarning, plotFriend, plotRace, plotAdventure];
+function plotSurprise() {
+  const used = new Set();
+  const a = makeCharacter(used), b = makeCharacter(used);
+  const place = pick(W.PLACES);
+  const o = obj();
+  const occasion = pick(['birthday', 'birthday', 'first day at the new house', 'last day before the holidays', 'big day at the show']);
+  const mishap = pick([
+    ['it started to rain, and the paper got all wet', 'dried it by the fire'],
+    ['a puppy ran off with it', 'chased the puppy and got it back, only a little chewed'],
+    [`${a.p.he} dropped it in the mud`, 'washed it in the stream'],
+    ['the wind blew it away', 'ran after it across the field'],
+    ['it broke into two pieces', 'glued the pieces back together'],
+  ]);
+  const s = [];
+  s.push(opening(a, place));
+  s.push(one(
+    () => `Tomorrow was ${b.name}'s ${occasion}, and ${a.name} wanted to give ${b.p.him} something special.`,
+    () => `${a.name}'s friend ${b.name} the ${b.kind} had a ${occasion} coming. ${a.name} decided to make a surprise.`,
+  ));
+  s.push(one(
+    () => `${cap(a.p.he)} did not have money to buy a present, so ${a.p.he} decided to make ${art(o.np)}.`,
+    () => `${a.name} thought and thought. Then ${a.p.he} had an idea: ${art(o.np)}!`,
+  ));
+  s.push(one(
+    () => `${cap(a.p.he)} worked all ${pick(W.TIMES)} ${place[1]} ${place[0]}.`,
+    () => `${a.name} used ${pick(['paper and glue', 'string and ribbons', 'paint and glitter', 'leaves and twigs', 'wool and buttons'])} to make it.`,
+  ));
+  s.push(`But then ${mishap[0]}.`);
+  s.push(say(a, one(`Oh no! Now the surprise is ruined.`, `What will I do now?`, `It is not perfect anymore.`)));
+  s.push(one(
+    () => `${a.name} did not give up. ${cap(a.p.he)} ${mishap[1]}.`,
+    () => `${a.name} took a deep breath and ${mishap[1]}.`,
+  ));
+  s.push(one(
+    () => `The next day, ${a.name} gave the ${o.noun} to ${b.name}. "It is not perfect," ${a.p.he} said quietly.`,
+    () => `When ${b.name} opened the surprise, ${a.name} held ${a.p.his} breath.`,
+  ));
+  s.push(say(b, one(`I love it! You made it just for me!`, `This is the best present I ever got.`, `It is perfect because you made it.`)));
+  s.push(`${a.name} felt ${feelingGood()}, and ${b.name} kept the ${o.noun} ${pick(['by the bed', 'on a shelf', 'in a special box', 'close every day'])}.`);
+  s.push(ending('thoughtfulness'));
+  return s;
+}
+
+const PLOTS = [plotSurprise, plotLost, plotShare, plotFear, plotHonesty, plotPersist, plotKindness, plotWarning, plotFriend, plotRace, plotAdventure];
 
 function story() {
   const sentences = pick(PLOTS)();

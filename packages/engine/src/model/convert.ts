@@ -41,7 +41,7 @@ export interface ConvertResult {
 }
 
 /** llama.cpp LLAMA_FTYPE of a file whose matrices are mostly `d`. */
-const FILE_TYPE: Record<WeightDType, number> = { f32: 0, f16: 1, q8_0: 7, bf16: 32 };
+const FILE_TYPE: Record<WeightDType, number> = { f32: 0, f16: 1, q8_0: 7, bf16: 32, bx: 1024 /* LLAMA_FTYPE_GUESSED: no llama.cpp type */ };
 
 /** llama.cpp token types (llama_token_type). */
 const TT = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -73,6 +73,8 @@ function encodeAs(t: HostTensor, dtype: WeightDType): Uint8Array {
       return encodeBf16(f);
     case 'q8_0':
       return encodeQ8_0(f, t.shape);
+    case 'bx':
+      throw new ModelFormatError(t.name, "cannot convert to 'bx' (use the quantizer)");
   }
 }
 

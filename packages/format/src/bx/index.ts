@@ -15,3 +15,4 @@ export {
   readCode,
   readBits,
 } from './codec.js';
+export { bxRng, randomBxMatrix, dequantizeBxMatrix, type RandomBxOptions } from './testing.js';

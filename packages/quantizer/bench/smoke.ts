@@ -1,0 +1,18 @@
+import { quantizeModel } from '@bitexit/quantizer';
+import { loadModel } from '@bitexit/engine';
+import { createCpuBackend } from '@bitexit/backend-cpu';
+import { readFileSync } from 'node:fs';
+const F = '/work/shared/fixtures';
+const text = readFileSync(`${F}/text/tinystories-dev.txt`, 'utf8');
+const cut = Math.floor(text.length * 0.8);
+const args = JSON.parse(process.argv[2] ?? '{}');
+const model = args.model ?? `${F}/stories260K/stories260K.gguf`;
+const backend = await createCpuBackend();
+const t0 = performance.now();
+const r = await quantizeModel(model, '/tmp/q/out.gguf', { backend, calibText: args.calib ? text.slice(cut) : undefined, ...args.opts });
+console.log(JSON.stringify({ bpw: r.bits_per_weight, wf: r.width_fractions, out: r.outliers, s: r.seconds, notes: r.notes }));
+if (args.verbose) for (const t of r.per_tensor) console.log(JSON.stringify(t));
+const m = await loadModel('/tmp/q/out.gguf', { backend: await createCpuBackend(), contextLength: 256 });
+const p = await m.perplexity(text.slice(0, cut), { ctx: 256, maxChunks: args.chunks ?? 50 });
+console.log('ppl', p.ppl.toFixed(4), 'chunks', p.chunks, 'total s', ((performance.now() - t0) / 1000).toFixed(1));
+await m.dispose();

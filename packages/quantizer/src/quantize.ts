@@ -1,0 +1,516 @@
+/**
+ * quantizeModel: any model the engine opens → a bitexit GGUF whose seven
+ * linear matrices per layer are mixed-precision "bx" matrices (2/3/4-bit
+ * column groups, optional 16-bit outliers), under one global bit budget.
+ *
+ * Pipeline (calibrated):
+ *   1. pass 1, layer by layer: diag(XᵀX) of every linear input (original
+ *      weights) → per column group, the Hessian-weighted error at each width
+ *      (clipping search included), normalised per matrix;
+ *   2. global allocation of widths under the budget (every byte counted);
+ *   3. pass 2, layer by layer: full XᵀX, GPTQ with the chosen widths, then
+ *      the quantized layer's outputs feed the next layer (sequential);
+ *   4. the GGUF is written (config, tokenizer, chat template, bx tensors,
+ *      bitexit.quant.* keys).
+ * Uncalibrated: H = I everywhere, i.e. round-to-nearest with a plain
+ * (unweighted) clipping search and range-based allocation.
+ */
+import { createBackend, type Backend } from '@bitexit/backend';
+import { ggufModelHeader, openModel, permuteRows } from '@bitexit/engine';
+import type { ModelConfig, ModelSource, TensorEntry } from '@bitexit/engine';
+import {
+  BX_GROUP_SIZES,
+  BitexitError,
+  decodeToF32,
+  encodeF16,
+  encodeF32,
+  encodeQ8_0,
+  ggufValue,
+  writeGguf,
+} from '@bitexit/format';
+import type { ByteSink, GgufMetadataValue, GgufTensorSpec, HostTensor, WeightDType } from '@bitexit/format';
+import { allocateWidths, shedUntil, type AllocMatrix, type Allocation } from './algorithms/allocate.js';
+import { dequantizeMatrix, quantizeMatrix, type QuantizedMatrix } from './algorithms/matrix.js';
+import { groupCount, widthErrorTable, type Width } from './algorithms/rtn.js';
+import { calibrationSequences, f32Tensor, INPUT_OF, LayerRunner, MATRIX_KINDS, type HostLayer, type InputKind, type MatrixKind } from './calibrate.js';
+import { BxCodec } from './codec.js';
+
+export type DenseDType = 'f32' | 'f16' | 'q8_0';
+
+export interface QuantizeOptions {
+  /** Average bits per weight over all quantized matrices, every byte of them counted. Default 2.9. */
+  bits?: number;
+  /** Allowed column-group widths. Default [2, 3, 4]. */
+  widths?: Width[];
+  /** Columns per group: 32, 64 or 128. Default 64. */
+  groupSize?: number;
+  /** Fraction of each matrix's weights kept as 16-bit outliers (inside 2-bit groups). Default 0 (see README). */
+  outliers?: number;
+  /** Calibration text (or a file to read it from, Node). Without it: round-to-nearest with H = I. */
+  calibText?: string;
+  calibPath?: string;
+  /** Calibration tokens (whole sequences of calibSeqLen). Default 2048. */
+  calibTokens?: number;
+  /** Tokens per calibration sequence (each starts with BOS). Default 256 (capped by the model's context). */
+  calibSeqLen?: number;
+  /** GPTQ error compensation (needs calibration). Default true. */
+  gptq?: boolean;
+  /** GPTQ act-order (static groups). Default false (see README). */
+  actOrder?: boolean;
+  /** GPTQ relative damping. Default 0.01. */
+  damp?: number;
+  /** Feed each quantized layer's outputs to the next layer's calibration. Default true. */
+  sequential?: boolean;
+  /** Second-order quantization of the scales. Default true. */
+  secondOrder?: boolean;
+  /** Second-order scale code bits (2..8). Default 8. */
+  scaleBits?: number;
+  /** Hessian-weighted clipping search. Default true. */
+  clip?: boolean;
+  /** Row alignment of the bx records: 16 (vector loads) or 4 (compact). Default 16. */
+  rowAlign?: 4 | 16;
+  /** How matrices' errors are made comparable for the allocator. Default 'relative'. */
+  sensitivity?: 'relative' | 'absolute';
+  /** Storage of the token embedding (also the LM head when tied). Default 'q8_0' (f16 when rows are not multiples of 32). */
+  embeddingDType?: DenseDType;
+  /** Storage of an untied LM head. Default 'q8_0'. */
+  outputDType?: DenseDType;
+  /** Backend for calibration (name or instance). Default 'cpu'. */
+  backend?: string | Backend;
+  tokenizerPath?: string;
+  /** general.name of the output. */
+  name?: string;
+  signal?: AbortSignal;
+}
+
+export interface QuantizeProgress {
+  stage: 'calibrate' | 'analyse' | 'allocate' | 'quantize' | 'write';
+  /** Work units done / total over the whole run (for one bar with an ETA). */
+  done: number;
+  total: number;
+  detail?: string;
+}
+
+export interface TensorReport {
+  name: string;
+  shape: number[];
+  dtype: WeightDType;
+  bits_per_weight: number;
+  /** bx only: fraction of the matrix's weights at each width. */
+  widths?: { '2': number; '3': number; '4': number };
+  outliers?: number;
+  /** bx only: Σ_k H_kk (w − ŵ)² / Σ_k H_kk w² (diagonal approximation; H = I uncalibrated). */
+  relative_error?: number;
+}
+
+export interface QuantizeReport {
+  bits_per_weight: { matrices: number; file: number };
+  width_fractions: { '2': number; '3': number; '4': number };
+  outliers: { count: number; fraction: number };
+  per_tensor: TensorReport[];
+  seconds: number;
+  /** Settings actually used and notes (calibration, policy). */
+  settings: {
+    bits: number;
+    widths: Width[];
+    groupSize: number;
+    outlierFraction: number;
+    calibrated: boolean;
+    calibrationTokens: number;
+    gptq: boolean;
+    actOrder: boolean;
+    sequential: boolean;
+    secondOrder: boolean;
+    clip: boolean;
+    rowAlign: 4 | 16;
+    sensitivity: 'relative' | 'absolute';
+    embedding: WeightDType;
+    output: WeightDType | 'tied';
+    norms: 'f32';
+  };
+  notes: string[];
+}
+
+/** A user-facing quantizer error (bad option, budget out of range). */
+export class QuantizeOptionError extends BitexitError {
+  constructor(message: string) {
+    super('E_QUANTIZE_OPTION', message);
+    this.name = 'QuantizeOptionError';
+  }
+}
+
+interface MatrixInfo {
+  name: string;
+  layer: number;
+  kind: MatrixKind;
+  rows: number;
+  cols: number;
+}
+
+function checkOptions(o: QuantizeOptions) {
+  const bits = o.bits ?? 2.9;
+  if (!(bits > 0) || !Number.isFinite(bits)) throw new QuantizeOptionError(`--bits must be a positive number, got ${bits}`);
+  const widths = [...new Set(o.widths ?? [2, 3, 4])].sort((a, b) => a - b) as Width[];
+  if (widths.length === 0 || widths.some((w) => w !== 2 && w !== 3 && w !== 4)) {
+    throw new QuantizeOptionError(`--widths must list 2, 3 and/or 4, got ${String(o.widths)}`);
+  }
+  const groupSize = o.groupSize ?? 64;
+  if (!BX_GROUP_SIZES.includes(groupSize)) throw new QuantizeOptionError(`--group-size must be one of ${BX_GROUP_SIZES.join(', ')}, got ${groupSize}`);
+  const outlierFraction = o.outliers ?? 0;
+  if (!(outlierFraction >= 0 && outlierFraction < 0.25)) throw new QuantizeOptionError(`--outliers must be a fraction in [0, 0.25), got ${outlierFraction}`);
+  const calibTokens = o.calibTokens ?? 2048;
+  if (!Number.isSafeInteger(calibTokens) || calibTokens < 1) throw new QuantizeOptionError(`--calib-tokens must be a positive integer, got ${calibTokens}`);
+  const scaleBits = o.scaleBits ?? 8;
+  if (!Number.isInteger(scaleBits) || scaleBits < 2 || scaleBits > 8) throw new QuantizeOptionError(`scaleBits must be an integer in 2..8`);
+  const damp = o.damp ?? 0.01;
+  if (!(damp > 0)) throw new QuantizeOptionError(`damp must be > 0`);
+  return { bits, widths, groupSize, outlierFraction, calibTokens, scaleBits, damp };
+}
+
+function denseDType(want: DenseDType, shape: readonly number[]): WeightDType {
+  return want === 'q8_0' && shape[shape.length - 1]! % 32 !== 0 ? 'f16' : want;
+}
+
+function encodeDense(f: Float32Array, dtype: WeightDType, shape: readonly number[]): Uint8Array {
+  switch (dtype) {
+    case 'f32':
+      return encodeF32(f);
+    case 'f16':
+      return encodeF16(f);
+    case 'q8_0':
+      return encodeQ8_0(f, shape);
+    default:
+      throw new Error(`unexpected dense dtype ${dtype}`);
+  }
+}
+
+/** Reads all of a Node file as text (lazy import keeps the module browser-safe). */
+async function readText(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const { FileAccessError } = await import('@bitexit/format');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new FileAccessError(path, `cannot read calibration text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+  }
+}
+
+/**
+ * Quantizes `input` (any model the engine opens) and writes a GGUF v3 to
+ * `sink` (or to the file `output`). Returns the report printed by the CLI.
+ */
+export async function quantizeModel(
+  input: string | ModelSource,
+  output: string | ByteSink,
+  options: QuantizeOptions = {},
+  onProgress?: (p: QuantizeProgress) => void,
+): Promise<QuantizeReport> {
+  const t0 = performance.now();
+  const o = checkOptions(options);
+  const calibText = options.calibText ?? (options.calibPath !== undefined ? await readText(options.calibPath) : undefined);
+  const source = typeof input === 'string' ? await openModel(input, { tokenizerPath: options.tokenizerPath }) : input;
+  let backend: Backend | null = null;
+  let ownsBackend = false;
+  try {
+    const notes: string[] = [];
+    const header = ggufModelHeader(source, { name: options.name, fileType: 1024, quantized: true });
+    notes.push(...header.notes);
+    // Work in the file's layout: Q/K rows permuted like convertToGguf does, RoPE style of the file.
+    const c: ModelConfig = { ...source.config, ropeStyle: header.ropeStyle };
+    const orderOf = (name: string): Int32Array | null =>
+      /^blk\.\d+\.attn_q\.(weight|bias)$/.test(name) ? header.rowOrders.q : /^blk\.\d+\.attn_k\.(weight|bias)$/.test(name) ? header.rowOrders.k : null;
+    const entry = (name: string): TensorEntry => {
+      const e = source.tensors.get(name);
+      if (!e) throw new BitexitError('E_MODEL_FORMAT', `${source.path}: missing tensor '${name}'`);
+      return e;
+    };
+    const loadHost = async (name: string): Promise<HostTensor> => {
+      let t = await entry(name).load();
+      const perm = orderOf(name);
+      if (perm) t = permuteRows(t, perm, source.path);
+      return t;
+    };
+    const loadF32 = async (name: string) => decodeToF32(await loadHost(name));
+
+    const matrices: MatrixInfo[] = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      for (const kind of MATRIX_KINDS) {
+        const name = `blk.${l}.${kind}.weight`;
+        const shape = entry(name).shape;
+        matrices.push({ name, layer: l, kind, rows: shape[0]!, cols: shape[1]! });
+      }
+    }
+    const totalWeights = matrices.reduce((a, m) => a + m.rows * m.cols, 0);
+
+    const calibrated = calibText !== undefined;
+    const useGptq = calibrated && (options.gptq ?? true);
+    const actOrder = useGptq && (options.actOrder ?? false);
+    const sequential = calibrated && (options.sequential ?? true);
+    if (!calibrated) {
+      notes.push('no calibration text: round-to-nearest with H = I (range-based clipping search and allocation)');
+      if (options.gptq) notes.push('GPTQ needs calibration text (--calib); round-to-nearest used');
+    }
+    const codec = new BxCodec({
+      groupSize: o.groupSize,
+      secondOrder: options.secondOrder ?? true,
+      scaleBits: o.scaleBits,
+      rowAlign: options.rowAlign ?? 16,
+    });
+    const clip = options.clip ?? true;
+    const sensitivity = options.sensitivity ?? 'relative';
+    const G = o.groupSize;
+
+    // Progress units: matrix analyses and quantizations weigh their size, layer runs a layer's worth.
+    const layerUnits = totalWeights / c.nLayers;
+    const runs = calibrated ? c.nLayers * (sequential ? 3 : 2) : 0;
+    const total = runs * layerUnits + 2 * totalWeights + layerUnits;
+    let done = 0;
+    const progress = (stage: QuantizeProgress['stage'], units: number, detail?: string) => {
+      done += units;
+      if (options.signal?.aborted) throw new BitexitError('E_ABORTED', 'quantization aborted');
+      onProgress?.({ stage, done: Math.min(done, total), total, detail });
+    };
+    progress('calibrate', 0, 'opening');
+
+    // ---------------------------------------------------------------- calibration setup
+    let runner: LayerRunner | null = null;
+    let calibrationTokens = 0;
+    if (calibrated) {
+      const tok = source.tokenizer;
+      if (!tok) throw new QuantizeOptionError(`${source.path}: the model carries no tokenizer; calibration needs one (pass --tokenizer)`);
+      const seqLen = Math.min(options.calibSeqLen ?? 256, c.contextLength);
+      const ids = tok.encode(calibText!, { addBos: true });
+      const seqs = calibrationSequences(ids, seqLen, o.calibTokens, tok.bosId);
+      if (seqs.length === 0) throw new QuantizeOptionError(`the calibration text has ${ids.length} tokens, fewer than one sequence of ${seqLen}`);
+      calibrationTokens = seqs.length * seqLen;
+      if (typeof options.backend === 'object') backend = options.backend;
+      else {
+        backend = (await createBackend(options.backend ?? 'cpu')).backend;
+        ownsBackend = true;
+      }
+      runner = await LayerRunner.create(backend, c, seqs, await loadHost('token_embd.weight'));
+    }
+    const layerHost = async (l: number, replace?: Map<string, Float32Array>): Promise<HostLayer> => {
+      const m: HostLayer = new Map();
+      for (const suffix of ['attn_norm.weight', 'ffn_norm.weight', ...MATRIX_KINDS.map((k) => `${k}.weight`), 'attn_q.bias', 'attn_k.bias', 'attn_v.bias']) {
+        const name = `blk.${l}.${suffix}`;
+        if (!source.tensors.has(name)) continue;
+        const r = replace?.get(name);
+        m.set(suffix, r ? f32Tensor(name, entry(name).shape, r) : await loadHost(name));
+      }
+      return m;
+    };
+
+    // ---------------------------------------------------------------- pass 1: error tables
+    const tables: Float64Array[][] = [];
+    const norms: number[] = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      let diag: Record<InputKind, Float64Array> | null = null;
+      if (runner) {
+        const acc = await runner.run(l, await layerHost(l), { collect: 'diag', advance: true });
+        diag = { qkv: acc!.qkv.diagonal(), o: acc!.o.diagonal(), gateUp: acc!.gateUp.diagonal(), down: acc!.down.diagonal() };
+        progress('calibrate', layerUnits, `layer ${l}: activation statistics`);
+      }
+      for (const m of matrices.filter((x) => x.layer === l)) {
+        const w = await loadF32(m.name);
+        const h = diag ? diag[INPUT_OF[m.kind]] : new Float64Array(m.cols).fill(1);
+        tables.push(widthErrorTable(w, m.rows, m.cols, G, o.widths, h, { clipGrid: clip ? undefined : [0] }));
+        let energy = 0;
+        for (let r = 0; r < m.rows; r++) for (let k = 0; k < m.cols; k++) energy += h[k]! * w[r * m.cols + k]! ** 2;
+        norms.push(sensitivity === 'relative' ? (energy > 0 ? energy : 1) : 1);
+        progress('analyse', m.rows * m.cols, m.name);
+      }
+    }
+
+    // ---------------------------------------------------------------- allocation
+    const outlierCount = (m: MatrixInfo) => Math.round(o.outlierFraction * m.rows * m.cols);
+    const allocMatrices: AllocMatrix[] = matrices.map((m, i) => ({
+      groups: groupCount(m.cols, G),
+      errors: tables[i]!.map((t) => Float64Array.from(t, (v) => v / norms[i]!)),
+      groupBits: (_g: number, w: Width) => m.rows * codec.groupBitsPerRow(G, w),
+    }));
+    const budget = o.bits * totalWeights;
+    const exactBits = (widths: Uint8Array[]) => matrices.reduce((a, m, i) => a + 8 * codec.byteLength(m.rows, m.cols, widths[i]!, outlierCount(m)), 0);
+    const minWidths = matrices.map((m) => new Uint8Array(groupCount(m.cols, G)).fill(o.widths[0]!));
+    const minBits = exactBits(minWidths);
+    if (minBits > budget) {
+      throw new QuantizeOptionError(
+        `--bits ${o.bits} is below the smallest this model can take with widths ${o.widths.join(',')} and these settings (${(minBits / totalWeights).toFixed(3)} bits per weight)`,
+      );
+    }
+    const fixed = minBits - allocMatrices.reduce((a, m) => a + Array.from({ length: m.groups }, (_, g) => m.groupBits(g, o.widths[0]!)).reduce((x, y) => x + y, 0), 0);
+    let variable = budget - fixed;
+    let best: Allocation | null = null;
+    for (let iter = 0; iter < 8; iter++) {
+      const a = allocateWidths(allocMatrices, o.widths, Math.max(variable, minBits - fixed));
+      const e = exactBits(a.widths);
+      if (e <= budget && (!best || a.error < best.error)) best = a;
+      if (e === budget) break;
+      const next = variable + (budget - e);
+      if (Math.abs(next - variable) < 1) break;
+      variable = next;
+    }
+    if (!best) {
+      best = allocateWidths(allocMatrices, o.widths, Math.max(variable, minBits - fixed));
+      shedUntil(best, (w) => exactBits(w) <= budget);
+    }
+    const chosen = best.widths;
+    progress('allocate', 0, 'widths chosen');
+
+    // ---------------------------------------------------------------- pass 2: quantize
+    runner?.reset();
+    const blobs = new Map<string, Uint8Array>();
+    const reports = new Map<string, TensorReport>();
+    let outliersTotal = 0;
+    const widthWeights = { '2': 0, '3': 0, '4': 0 };
+    for (let l = 0; l < c.nLayers; l++) {
+      let hess: Record<InputKind, { full: Float64Array | null; diag: Float64Array }> | null = null;
+      if (runner) {
+        const acc = (await runner.run(l, await layerHost(l), { collect: useGptq ? 'full' : 'diag', advance: !sequential }))!;
+        const pack = (a: (typeof acc)['qkv']) => ({ full: useGptq ? a.hessian() : null, diag: a.diagonal() });
+        hess = { qkv: pack(acc.qkv), o: pack(acc.o), gateUp: pack(acc.gateUp), down: pack(acc.down) };
+        progress('calibrate', layerUnits, `layer ${l}: Hessians`);
+      }
+      const dequantized = new Map<string, Float32Array>();
+      for (const [i, m] of matrices.entries()) {
+        if (m.layer !== l) continue;
+        const w = await loadF32(m.name);
+        const h = hess?.[INPUT_OF[m.kind]];
+        const hdiag = h?.diag ?? new Float64Array(m.cols).fill(1);
+        const q: QuantizedMatrix = quantizeMatrix(w, m.rows, m.cols, {
+          groupSize: G,
+          widths: chosen[i]!,
+          hessian: h?.full ?? null,
+          hdiag,
+          clip,
+          rounder: (p, widths) => codec.represent(p, widths),
+          outliers: outlierCount(m),
+          gptq: { actOrder, damp: o.damp },
+        });
+        const blob = codec.encode(q);
+        blobs.set(m.name, blob);
+        const wq = dequantizeMatrix(q);
+        if (sequential) dequantized.set(m.name, wq);
+        let num = 0;
+        let den = 0;
+        for (let r = 0; r < m.rows; r++) {
+          for (let k = 0; k < m.cols; k++) {
+            const x = w[r * m.cols + k]!;
+            num += hdiag[k]! * (x - wq[r * m.cols + k]!) ** 2;
+            den += hdiag[k]! * x * x;
+          }
+        }
+        const frac = { '2': 0, '3': 0, '4': 0 };
+        chosen[i]!.forEach((wd, g) => {
+          const colsIn = Math.min(G, m.cols - g * G);
+          frac[String(wd) as '2' | '3' | '4'] += colsIn / m.cols;
+          widthWeights[String(wd) as '2' | '3' | '4'] += colsIn * m.rows;
+        });
+        outliersTotal += q.outliers.values.length;
+        reports.set(m.name, {
+          name: m.name,
+          shape: [m.rows, m.cols],
+          dtype: 'bx',
+          bits_per_weight: (8 * blob.byteLength) / (m.rows * m.cols),
+          widths: frac,
+          outliers: q.outliers.values.length,
+          relative_error: den > 0 ? num / den : 0,
+        });
+        progress('quantize', m.rows * m.cols, m.name);
+      }
+      if (runner && sequential) {
+        await runner.run(l, await layerHost(l, dequantized), { advance: true });
+        progress('calibrate', layerUnits, `layer ${l}: quantized outputs`);
+      }
+    }
+    runner?.dispose();
+    runner = null;
+
+    // ---------------------------------------------------------------- write
+    const embDType = denseDType(options.embeddingDType ?? 'q8_0', entry('token_embd.weight').shape);
+    const hasOutput = source.tensors.has('output.weight') && !source.config.tiedEmbeddings;
+    const outDType = hasOutput ? denseDType(options.outputDType ?? 'q8_0', entry('output.weight').shape) : null;
+    const tensors: GgufTensorSpec[] = [...header.extraTensors];
+    const names = [...source.tensors.keys()];
+    const order = ['token_embd.weight', 'output_norm.weight', ...(hasOutput ? ['output.weight'] : [])];
+    for (let l = 0; l < c.nLayers; l++) for (const n of names) if (n.startsWith(`blk.${l}.`)) order.push(n);
+    let fileBytes = 0;
+    let fileParams = 0;
+    for (const name of order) {
+      const e = entry(name);
+      const params = e.shape.reduce((a, b) => a * b, 1);
+      fileParams += params;
+      const blob = blobs.get(name);
+      if (blob) {
+        tensors.push({ name, dtype: 'bx', shape: [...e.shape], data: blob });
+        fileBytes += blob.byteLength;
+        continue;
+      }
+      const dtype: WeightDType = name === 'token_embd.weight' ? embDType : name === 'output.weight' ? outDType! : 'f32';
+      const shape = [...e.shape];
+      const bytes = dtype === 'f32' ? params * 4 : dtype === 'f16' ? params * 2 : (params / 32) * 34;
+      fileBytes += bytes;
+      reports.set(name, { name, shape, dtype, bits_per_weight: (8 * bytes) / params });
+      tensors.push({ name, dtype, shape, data: async () => encodeDense(await loadF32(name), dtype, shape) });
+    }
+    const matrixBytes = [...blobs.values()].reduce((a, b) => a + b.byteLength, 0);
+    const settings: QuantizeReport['settings'] = {
+      bits: o.bits,
+      widths: o.widths,
+      groupSize: G,
+      outlierFraction: o.outlierFraction,
+      calibrated,
+      calibrationTokens,
+      gptq: useGptq,
+      actOrder,
+      sequential,
+      secondOrder: codec.o.secondOrder,
+      clip,
+      rowAlign: codec.o.rowAlign,
+      sensitivity,
+      embedding: embDType,
+      output: outDType ?? 'tied',
+      norms: 'f32',
+    };
+    const u32 = ggufValue.uint32;
+    const f32 = ggufValue.float32;
+    const quantMeta: Array<[string, GgufMetadataValue]> = [
+      ['bitexit.quant.version', u32(1)],
+      ['bitexit.quant.method', ggufValue.string('bx-mixed: 2/3/4-bit column groups, global Hessian-weighted allocation')],
+      ['bitexit.quant.bits_target', f32(o.bits)],
+      ['bitexit.quant.bits_per_weight', f32((8 * matrixBytes) / totalWeights)],
+      ['bitexit.quant.widths', ggufValue.string(o.widths.join(','))],
+      ['bitexit.quant.group_size', u32(G)],
+      ['bitexit.quant.outlier_fraction', f32(o.outlierFraction)],
+      ['bitexit.quant.second_order', ggufValue.bool(settings.secondOrder)],
+      ['bitexit.quant.clip', ggufValue.bool(clip)],
+      ['bitexit.quant.gptq', ggufValue.bool(useGptq)],
+      ['bitexit.quant.act_order', ggufValue.bool(actOrder)],
+      ['bitexit.quant.calibration_tokens', u32(calibrationTokens)],
+      ['bitexit.quant.embedding_type', ggufValue.string(embDType)],
+      ['bitexit.quant.output_type', ggufValue.string(outDType ?? 'tied')],
+    ];
+    let sink: ByteSink;
+    if (typeof output === 'string') {
+      const { createFileSink } = await import('@bitexit/format/node');
+      sink = await createFileSink(output);
+    } else sink = output;
+    await writeGguf(sink, { version: 3, metadata: [...header.metadata, ...quantMeta], tensors });
+    progress('write', layerUnits, 'written');
+
+    const tw = totalWeights || 1;
+    return {
+      bits_per_weight: { matrices: (8 * matrixBytes) / tw, file: (8 * fileBytes) / fileParams },
+      width_fractions: { '2': widthWeights['2'] / tw, '3': widthWeights['3'] / tw, '4': widthWeights['4'] / tw },
+      outliers: { count: outliersTotal, fraction: outliersTotal / tw },
+      per_tensor: order.map((n) => reports.get(n)!).filter(Boolean),
+      seconds: (performance.now() - t0) / 1000,
+      settings,
+      notes,
+    };
+  } finally {
+    if (ownsBackend) await backend?.dispose();
+    if (typeof input === 'string') await source.close();
+  }
+}
+
