@@ -25,7 +25,7 @@ describe('CpuBackend: capabilities and provider', () => {
     expect(be.capabilities.name).toBe('cpu');
     expect(be.capabilities.floatPrecision).toBe(32);
     expect([...be.capabilities.ops].sort()).toEqual([...OP_KINDS].sort());
-    expect([...be.capabilities.weightDTypes].sort()).toEqual(['bf16', 'f16', 'f32', 'q8_0']);
+    expect([...be.capabilities.weightDTypes].sort()).toEqual(['bf16', 'bx', 'f16', 'f32', 'q8_0']);
     expect(be.capabilities.limits.maxBufferBytes).toBeGreaterThanOrEqual(2 ** 30);
   });
 

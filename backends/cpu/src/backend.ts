@@ -20,7 +20,7 @@ import {
   type ReadbackData,
   type RunParams,
 } from '@bitexit/backend';
-import { weightByteLength, type HostTensor } from '@bitexit/format';
+import { parseBx, weightByteLength, type HostTensor } from '@bitexit/format';
 import { registerBuiltinKernels } from './kernels/index.js';
 import { cpuKernelRegistry, type KernelContext, type KernelRegistry, type KernelStep, type StepState } from './kernels/registry.js';
 import type { CpuWeightData } from './storage.js';
@@ -123,7 +123,9 @@ export class CpuBackend implements Backend {
     if (dtype === 'q8_0' && cols % 32 !== 0) {
       throw new InvalidProgramError(`weight '${name}': q8_0 rows must be multiples of 32, got ${cols}`);
     }
-    const bytes = weightByteLength(dtype, shape);
+    if (dtype === 'bx' && !(data instanceof Uint8Array)) throw new InvalidProgramError(`weight '${name}': bx data must be a Uint8Array`);
+    // A bx blob's size comes from its own (validated) header.
+    const bytes = dtype === 'bx' ? data.byteLength : weightByteLength(dtype, shape);
     if (!(data instanceof Uint8Array) || data.byteLength !== bytes) {
       throw new InvalidProgramError(`weight '${name}': ${data?.byteLength ?? 0} bytes of data, ${dtype} [${shape.join(', ')}] needs ${bytes}`);
     }
@@ -148,6 +150,16 @@ export class CpuBackend implements Backend {
         const raw = allocate(what, bytes, () => new Uint8Array(bytes));
         raw.set(data);
         stored = { dtype, rows, cols, bytes: raw, i8: new Int8Array(raw.buffer) };
+        break;
+      }
+      case 'bx': {
+        const raw = allocate(what, bytes, () => new Uint8Array(bytes));
+        raw.set(data);
+        const view = parseBx(raw, what); // ModelFormatError for a corrupt blob
+        if (shape.length !== 2 || view.layout.rows !== shape[0] || view.layout.cols !== shape[1]) {
+          throw new InvalidProgramError(`weight '${name}': shape [${shape.join(', ')}] but its bx blob is [${view.layout.rows}, ${view.layout.cols}]`);
+        }
+        stored = { dtype, rows, cols, view };
         break;
       }
     }

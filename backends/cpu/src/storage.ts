@@ -5,6 +5,8 @@
  * 16-bit shift, q8_0 block by block).
  */
 
+import { dequantizeBxRows, type BxView } from '@bitexit/format';
+
 /** A weight as the CPU kernels see it: the raw storage plus its matrix view. */
 export type CpuWeightData =
   | { readonly dtype: 'f32'; readonly rows: number; readonly cols: number; readonly f32: Float32Array }
@@ -18,6 +20,13 @@ export type CpuWeightData =
       readonly bytes: Uint8Array;
       /** The same bytes seen as int8. */
       readonly i8: Int8Array;
+    }
+  | {
+      /** bitexit mixed-precision matrix (packages/format/SPEC.md): the validated blob. */
+      readonly dtype: 'bx';
+      readonly rows: number;
+      readonly cols: number;
+      readonly view: BxView;
     };
 
 /** Converts one IEEE half (as its 16 bits) to a JS number, exactly. */
@@ -86,6 +95,28 @@ export function decodeRange(w: CpuWeightData, start: number, count: number, out:
         const d = lut[bytes[o] | (bytes[o + 1] << 8)];
         const m = Math.min(32, count - j);
         for (let i = 0; i < m; i++) out[outOffset + j + i] = q[o + 2 + i] * d;
+      }
+      return;
+    }
+    case 'bx': {
+      // Whole rows are dequantized straight into `out`; a partial range goes through one row of scratch.
+      const K = w.cols;
+      let c = start;
+      let o = outOffset;
+      const end = start + count;
+      while (c < end) {
+        const r = Math.floor(c / K);
+        const from = c - r * K;
+        const take = Math.min(K - from, end - c);
+        if (from === 0 && take === K) {
+          dequantizeBxRows(w.view, r, 1, out, o);
+        } else {
+          const row = new Float32Array(K);
+          dequantizeBxRows(w.view, r, 1, row, 0);
+          out.set(row.subarray(from, from + take), o);
+        }
+        c += take;
+        o += take;
       }
       return;
     }

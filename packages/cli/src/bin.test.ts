@@ -7,9 +7,17 @@ import { GGUF, GOLDEN0 } from './test-helpers.js';
 
 const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(cliDir, 'dist', 'bin.js');
-// The binary runs on the built dist/ of the CLI and of every workspace package it imports.
-const needed = [bin, ...['format', 'tokenizer', 'backend', 'engine'].map((p) => join(cliDir, '..', p, 'dist', 'index.js')),
-  join(cliDir, '..', '..', 'backends', 'cpu', 'dist', 'index.js')];
+// The binary runs on the built dist/ of the CLI and of every workspace package it depends on.
+const rootModules = join(cliDir, '..', '..', 'node_modules');
+const cliPkg = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const needed = [bin];
+for (const dep of Object.keys(cliPkg.dependencies).filter((d) => d.startsWith('@bitexit/'))) {
+  const pkgJson = join(rootModules, dep, 'package.json');
+  const entry = existsSync(pkgJson)
+    ? (JSON.parse(readFileSync(pkgJson, 'utf8')) as { exports: { '.': { import: string } } }).exports['.'].import
+    : 'package.json';
+  needed.push(join(rootModules, dep, entry));
+}
 const missing = needed.filter((p) => !existsSync(p));
 const built = missing.length === 0;
 if (!built) console.warn(`[bitexit] skipping the binary test: not built: ${missing.join(', ')} (run \`npm run build\` at the root)`);

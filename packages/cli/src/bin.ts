@@ -1,16 +1,30 @@
 #!/usr/bin/env node
 import { main } from './cli.js';
 
-const controller = new AbortController();
-let interrupted = false;
-process.on('SIGINT', () => {
-  // First Ctrl-C: stop generating and print what we have; second: leave now.
-  if (interrupted) process.exit(130);
-  interrupted = true;
-  controller.abort();
-});
+// `bitexit run | head -1`: a reader that goes away is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
 
-const code = await main(process.argv.slice(2), {
+const argv = process.argv.slice(2);
+const controller = new AbortController();
+// `run` pulls tokens one by one and gives the event loop a turn between them, so
+// the first Ctrl-C stops the generation and still prints the text and stats; a
+// second one leaves at once. Other commands keep Node's default (exit at once):
+// their work does not return to the event loop until it is done.
+if (argv[0] === 'run') {
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    controller.abort();
+  });
+}
+
+const code = await main(argv, {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -4,6 +4,7 @@ import { isBitexitError } from '@bitexit/format';
 import { doctorCommand } from './commands/doctor.js';
 import { evalPplCommand, type EvalPplOptions } from './commands/eval-ppl.js';
 import { inspectCommand, type InspectOptions } from './commands/inspect.js';
+import { quantizeCommand, type QuantizeCliOptions } from './commands/quantize.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { EXIT_FAILURE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, isSystemFileError, oneLine } from './errors.js';
 import type { CliIO } from './io.js';
@@ -100,6 +101,30 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--progress', 'show progress bars even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: EvalPplOptions) => setAction(() => evalPplCommand(opts, io)));
+
+  program
+    .command('quantize')
+    .description('quantize a model to mixed-precision 2/3/4-bit column groups (bx) under a global bits-per-weight budget')
+    .argument('<input>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory')
+    .requiredOption('-o, --output <file>', 'output GGUF file')
+    .option('--bits <b>', 'average bits per weight over the quantized matrices, every byte counted', positiveFloat, 2.9)
+    .option('--widths <list>', 'allowed column-group widths (comma-separated subset of 2,3,4)', '2,3,4')
+    .option('--calib <file>', 'calibration text (enables GPTQ and Hessian-weighted allocation; without it: round-to-nearest, H = I)')
+    .option('--calib-tokens <n>', 'calibration tokens (sequences of 256)', positiveInt, 2048)
+    .option('--group-size <g>', 'columns per group: 32, 64 or 128', positiveInt, 64)
+    .option('--outliers <fraction>', 'fraction of weights kept as 16-bit outliers inside 2-bit groups', unitInterval, 0)
+    .option('--no-gptq', 'round-to-nearest even with calibration')
+    .option('--act-order', 'GPTQ in descending Hessian-diagonal order (static groups)')
+    .option('--no-second-order', 'store every scale as f16 instead of second-order codes')
+    .option('--no-clip', 'no clipping search: min-max ranges')
+    .addOption(new Option('--embeddings <dtype>', 'token embedding storage (also the LM head when tied)').choices(['f32', 'f16', 'q8_0']).default('q8_0'))
+    .addOption(new Option('--lm-head <dtype>', 'storage of an untied LM head').choices(['f32', 'f16', 'q8_0']).default('q8_0'))
+    .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
+    .addOption(new Option('--backend <name>', 'compute backend for calibration').choices([...BACKEND_CHOICES]).default('cpu'))
+    .option('--json', 'print one JSON object {bits_per_weight, width_fractions, outliers, per_tensor, seconds}')
+    .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((input: string, opts: QuantizeCliOptions) => setAction(() => quantizeCommand(input, opts, io)));
 
   return program;
 }

@@ -7,4 +7,4 @@ export { inspectCommand, type InspectOptions } from './commands/inspect.js';
 export { doctorCommand, type DoctorJson } from './commands/doctor.js';
 export { evalPplCommand, pplJson, type EvalPplOptions } from './commands/eval-ppl.js';
 export { setupBackends, diagnoseBackends, OPTIONAL_BACKENDS, type DoctorEntry } from './backends.js';
-export { NO_DEFAULT_MODEL_MESSAGE } from './model.js';
+export { DEMO_MODEL_PACKAGE, NO_DEFAULT_MODEL_MESSAGE, defaultModelPath, hasDefaultModel } from './model.js';

@@ -22,25 +22,39 @@ export async function requirePath(path: string, what: string): Promise<void> {
 }
 
 /**
- * The model to use when --model is not given: the one embedded in
- * @bitexit/model-demo, when that package is installed (it exports
- * `modelPath`, or a default export that is the path).
+ * The model to use when --model is not given: the one shipped in
+ * @bitexit/model-demo, when that package is installed. It exports
+ * `demoModelPath()` (or `modelPath` / a default export that is the path).
  */
-export async function defaultModelPath(): Promise<string> {
+export async function defaultModelPath(pkg: string = DEMO_MODEL_PACKAGE): Promise<string> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(/* @vite-ignore */ DEMO_MODEL_PACKAGE)) as Record<string, unknown>;
+    mod = (await import(/* @vite-ignore */ pkg)) as Record<string, unknown>;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (msg.includes(DEMO_MODEL_PACKAGE) || (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+    if (msg.includes(pkg) || (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
       throw new UsageError(NO_DEFAULT_MODEL_MESSAGE);
     }
     throw e;
   }
-  const candidates = [mod.modelPath, mod.default, (mod.default as { modelPath?: unknown } | undefined)?.modelPath];
+  const fromFunction = typeof mod.demoModelPath === 'function' ? (mod.demoModelPath as () => unknown)() : undefined;
+  const candidates = [fromFunction, mod.modelPath, mod.default, (mod.default as { modelPath?: unknown } | undefined)?.modelPath];
   const path = candidates.find((c): c is string => typeof c === 'string');
-  if (!path) throw new UsageError(`${DEMO_MODEL_PACKAGE} exports no model path: pass --model PATH`);
+  if (!path) throw new UsageError(`${pkg} exports no model path: pass --model PATH`);
+  try {
+    await stat(path);
+  } catch {
+    throw new UsageError(`the embedded default model ${path} is missing (${pkg} is installed without its model file): pass --model PATH`);
+  }
   return path;
+}
+
+/** Whether `bitexit run` without --model has a model to run (for tests and `doctor`). */
+export async function hasDefaultModel(): Promise<boolean> {
+  return defaultModelPath().then(
+    () => true,
+    () => false,
+  );
 }
 
 export interface LoadOptions {

@@ -5,7 +5,27 @@
  * decoded stored values, so storage rounding is never mistaken for a kernel
  * error: only the arithmetic is compared.
  */
-import { decodeToF32, encodeBf16, encodeF16, encodeF32, encodeQ8_0, type HostTensor, type WeightDType } from '@bitexit/format';
+import { decodeToF32, encodeBf16, encodeBx, encodeF16, encodeF32, encodeQ8_0, quantizeBxRtn, roundF16, type HostTensor, type WeightDType } from '@bitexit/format';
+
+/**
+ * bx test weights: round-to-nearest with 2-, 3- and 4-bit column groups in
+ * turn (G = 32, so small matrices mix widths and most have a partial last
+ * group), second-order scales (6-bit codes, 4×2 tiles) and an f16 outlier at
+ * every 41st weight, so one weight exercises every part of the format.
+ */
+function encodeBxWeight(name: string, shape: readonly number[], f32: Float32Array): Uint8Array {
+  if (shape.length !== 2) throw new Error(`encodeWeight ${name}: bx weights are matrices, got shape [${shape}]`);
+  const [rows, cols] = shape;
+  const m = quantizeBxRtn(f32, rows, cols, { groupSize: 32, widths: [2, 3, 4], secondOrder: true, scaleBits: 6, superGroup: { rows: 4, groups: 2 } });
+  const at: number[] = [];
+  for (let i = 7; i < f32.length; i += 41) at.push(i);
+  m.outliers = {
+    rows: Uint32Array.from(at, (i) => Math.floor(i / cols)),
+    cols: Uint32Array.from(at, (i) => i % cols),
+    values: Float32Array.from(at, (i) => roundF16(f32[i])),
+  };
+  return encodeBx(m, name);
+}
 
 /** Encodes row-major values into `dtype` storage (Q8_0 as ggml's reference quantiser). */
 export function encodeWeight(name: string, dtype: WeightDType, shape: readonly number[], values: ArrayLike<number>): HostTensor {
@@ -13,7 +33,15 @@ export function encodeWeight(name: string, dtype: WeightDType, shape: readonly n
   if (values.length !== count) throw new Error(`encodeWeight ${name}: ${values.length} values for shape [${shape}]`);
   const f32 = Float32Array.from(values);
   const data =
-    dtype === 'f32' ? encodeF32(f32) : dtype === 'f16' ? encodeF16(f32) : dtype === 'bf16' ? encodeBf16(f32) : encodeQ8_0(f32, shape);
+    dtype === 'f32'
+      ? encodeF32(f32)
+      : dtype === 'f16'
+        ? encodeF16(f32)
+        : dtype === 'bf16'
+          ? encodeBf16(f32)
+          : dtype === 'bx'
+            ? encodeBxWeight(name, shape, f32)
+            : encodeQ8_0(f32, shape);
   return { name, dtype, shape: [...shape], data };
 }
 

@@ -67,8 +67,11 @@ export interface QuantizeOptions {
   scaleBits?: number;
   /** Hessian-weighted clipping search. Default true. */
   clip?: boolean;
-  /** Row alignment of the bx records: 16 (vector loads) or 4 (compact). Default 16. */
-  rowAlign?: 4 | 16;
+  /**
+   * Row alignment of the bx records: 16 (vector loads) or 4 (compact).
+   * Default 'auto': 16 unless it costs more than 2% over 4 (narrow models).
+   */
+  rowAlign?: 4 | 16 | 'auto';
   /** How matrices' errors are made comparable for the allocator. Default 'relative'. */
   sensitivity?: 'relative' | 'absolute';
   /** Storage of the token embedding (also the LM head when tied). Default 'q8_0' (f16 when rows are not multiples of 32). */
@@ -250,12 +253,28 @@ export async function quantizeModel(
       notes.push('no calibration text: round-to-nearest with H = I (range-based clipping search and allocation)');
       if (options.gptq) notes.push('GPTQ needs calibration text (--calib); round-to-nearest used');
     }
-    const codec = new BxCodec({
-      groupSize: o.groupSize,
-      secondOrder: options.secondOrder ?? true,
-      scaleBits: o.scaleBits,
-      rowAlign: options.rowAlign ?? 16,
-    });
+    const codecFor = (rowAlign: 4 | 16) =>
+      new BxCodec({ groupSize: o.groupSize, secondOrder: options.secondOrder ?? true, scaleBits: o.scaleBits, rowAlign });
+    let codec = codecFor(options.rowAlign === 4 ? 4 : 16);
+    if ((options.rowAlign ?? 'auto') === 'auto') {
+      const size = (k: BxCodec) =>
+        matrices.reduce((a, m) => a + k.byteLength(m.rows, m.cols, new Uint8Array(groupCount(m.cols, o.groupSize)).fill(o.widths[0]!)), 0);
+      const compact = codecFor(4);
+      if (size(codec) > 1.02 * size(compact)) {
+        codec = compact;
+        notes.push('rows aligned to 4 bytes (16-byte alignment would cost more than 2% on this narrow model)');
+      }
+    }
+    const outlierCount = (m: MatrixInfo) => Math.round(o.outlierFraction * m.rows * m.cols);
+    const budget = o.bits * totalWeights;
+    const exactBits = (widths: Uint8Array[]) => matrices.reduce((a, m, i) => a + 8 * codec.byteLength(m.rows, m.cols, widths[i]!, outlierCount(m)), 0);
+    const minWidths = matrices.map((m) => new Uint8Array(groupCount(m.cols, o.groupSize)).fill(o.widths[0]!));
+    const minBits = exactBits(minWidths);
+    if (minBits > budget) {
+      throw new QuantizeOptionError(
+        `--bits ${o.bits} is below the smallest this model can take with widths ${o.widths.join(',')} and these settings (${(minBits / totalWeights).toFixed(3)} bits per weight)`,
+      );
+    }
     const clip = options.clip ?? true;
     const sensitivity = options.sensitivity ?? 'relative';
     const G = o.groupSize;
@@ -323,21 +342,11 @@ export async function quantizeModel(
     }
 
     // ---------------------------------------------------------------- allocation
-    const outlierCount = (m: MatrixInfo) => Math.round(o.outlierFraction * m.rows * m.cols);
     const allocMatrices: AllocMatrix[] = matrices.map((m, i) => ({
       groups: groupCount(m.cols, G),
       errors: tables[i]!.map((t) => Float64Array.from(t, (v) => v / norms[i]!)),
       groupBits: (_g: number, w: Width) => m.rows * codec.groupBitsPerRow(G, w),
     }));
-    const budget = o.bits * totalWeights;
-    const exactBits = (widths: Uint8Array[]) => matrices.reduce((a, m, i) => a + 8 * codec.byteLength(m.rows, m.cols, widths[i]!, outlierCount(m)), 0);
-    const minWidths = matrices.map((m) => new Uint8Array(groupCount(m.cols, G)).fill(o.widths[0]!));
-    const minBits = exactBits(minWidths);
-    if (minBits > budget) {
-      throw new QuantizeOptionError(
-        `--bits ${o.bits} is below the smallest this model can take with widths ${o.widths.join(',')} and these settings (${(minBits / totalWeights).toFixed(3)} bits per weight)`,
-      );
-    }
     const fixed = minBits - allocMatrices.reduce((a, m) => a + Array.from({ length: m.groups }, (_, g) => m.groupBits(g, o.widths[0]!)).reduce((x, y) => x + y, 0), 0);
     let variable = budget - fixed;
     let best: Allocation | null = null;

@@ -30,3 +30,5 @@ export const embedF32Kernel = embedKernel('f32');
 export const embedF16Kernel = embedKernel('f16');
 export const embedBF16Kernel = embedKernel('bf16');
 export const embedQ8_0Kernel = embedKernel('q8_0');
+/** bx tables: the looked-up row is dequantized exactly (decodeRange → dequantizeBxRows). */
+export const embedBxKernel = embedKernel('bx');

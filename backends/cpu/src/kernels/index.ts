@@ -2,10 +2,11 @@
 import { addKernel } from './add.js';
 import { argmaxKernel } from './argmax.js';
 import { attentionKernel } from './attention.js';
-import { embedBF16Kernel, embedF16Kernel, embedF32Kernel, embedQ8_0Kernel } from './embed.js';
+import { embedBF16Kernel, embedBxKernel, embedF16Kernel, embedF32Kernel, embedQ8_0Kernel } from './embed.js';
 import { kvStoreKernel } from './kv_store.js';
 import { lastRowKernel } from './last_row.js';
 import { matmulBF16Kernel, matmulF16Kernel, matmulF32Kernel, matmulQ8_0Kernel } from './matmul.js';
+import { matmulBxKernel } from './matmul_bx.js';
 import { type CpuKernel, type KernelRegistry } from './registry.js';
 import { rmsnormBF16Kernel, rmsnormF16Kernel, rmsnormF32Kernel, rmsnormQ8_0Kernel } from './rmsnorm.js';
 import { ropeKernel } from './rope.js';
@@ -18,6 +19,7 @@ export const BUILTIN_KERNELS: readonly CpuKernel[] = [
   embedF16Kernel,
   embedBF16Kernel,
   embedQ8_0Kernel,
+  embedBxKernel,
   rmsnormF32Kernel,
   rmsnormF16Kernel,
   rmsnormBF16Kernel,
@@ -26,6 +28,7 @@ export const BUILTIN_KERNELS: readonly CpuKernel[] = [
   matmulF16Kernel,
   matmulBF16Kernel,
   matmulQ8_0Kernel,
+  matmulBxKernel,
   ropeKernel,
   kvStoreKernel,
   attentionKernel,

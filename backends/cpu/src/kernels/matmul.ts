@@ -15,6 +15,7 @@
 import type { DeviceWeight } from '@bitexit/backend';
 import type { WeightDType } from '@bitexit/format';
 import { decodeBF16Into, decodeRange, f16Lut, type CpuWeightData } from '../storage.js';
+import { compileMatmulBx } from './matmul_bx.js';
 import type { CpuKernel, KernelContext, KernelStep, OpOf } from './registry.js';
 
 /** Dot product of w[wo..wo+K) and x[xo..xo+K), 4 accumulators. */
@@ -337,6 +338,8 @@ function compileMatmul(op: OpOf<'matmul'>, ctx: KernelContext): KernelStep {
       const { bytes, i8 } = w;
       return (s) => (s.n === 1 ? matvecQ8(bytes, i8, x, out, N, K, bias) : prefill(s.n));
     }
+    case 'bx':
+      return compileMatmulBx(op, ctx);
   }
 }
 

@@ -99,18 +99,16 @@ export class KernelRegistry {
     return [...s];
   }
 
-  /** Weight types every weight-reading op kind registered here supports. */
+  /**
+   * Weight types some weight-reading kernel registered here reads. A type is
+   * not necessarily readable by every op (bx, a matrix format, has matmul and
+   * embed kernels but no rmsnorm kernel); compiling an op without a kernel for
+   * its weight's type fails with UnsupportedOpError naming the key.
+   */
   weightDTypes(): WeightDType[] {
-    const byKind = new Map<OpKind, Set<WeightDType>>();
-    for (const k of this.kernels.values()) {
-      if (!k.weightDType) continue;
-      let s = byKind.get(k.kind);
-      if (!s) byKind.set(k.kind, (s = new Set()));
-      s.add(k.weightDType);
-    }
-    const sets = [...byKind.values()];
-    if (!sets.length) return [];
-    return [...sets[0]].filter((d) => sets.every((s) => s.has(d)));
+    const s = new Set<WeightDType>();
+    for (const k of this.kernels.values()) if (k.weightDType) s.add(k.weightDType);
+    return [...s];
   }
 
   keys(): string[] {

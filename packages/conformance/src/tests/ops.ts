@@ -38,6 +38,7 @@ export function defineOpTests(test: Register): void {
     embedCases.push({ dtype, vocab: 1, dim: 1, n: 1 }, { dtype, vocab: 17, dim: 3, n: 4 }, { dtype, vocab: 173, dim: 64, n: 1 }, { dtype, vocab: 5, dim: 173, n: 7 });
   }
   embedCases.push({ dtype: 'q8_0', vocab: 17, dim: 32, n: 3 }, { dtype: 'q8_0', vocab: 3, dim: 96, n: 1 }, { dtype: 'q8_0', vocab: 64, dim: 64, n: 7 });
+  embedCases.push({ dtype: 'bx', vocab: 17, dim: 100, n: 3 }, { dtype: 'bx', vocab: 5, dim: 173, n: 7 });
   for (const c of embedCases) {
     const id = `op/embed/${c.dtype}/vocab${c.vocab}-dim${c.dim}-n${c.n}`;
     test(id, async (env) => {
@@ -113,6 +114,11 @@ export function defineOpTests(test: Register): void {
     { dtype: 'q8_0', n: 3, out: 17, k: 64, bias: true },
     { dtype: 'q8_0', n: 5, out: 173, k: 96, bias: false },
     { dtype: 'q8_0', n: 2, out: 3, k: 256, bias: false },
+    { dtype: 'bx', n: 1, out: 17, k: 64, bias: false },
+    { dtype: 'bx', n: 3, out: 5, k: 100, bias: true },
+    { dtype: 'bx', n: 1, out: 173, k: 96, bias: true },
+    { dtype: 'bx', n: 5, out: 173, k: 96, bias: false },
+    { dtype: 'bx', n: 2, out: 64, k: 173, bias: true },
     { dtype: 'f32', n: 5, out: 19, k: 24, bias: true, rows: 1 },
     { dtype: 'f16', n: 1, out: 19, k: 24, bias: false, rows: 4 },
   );

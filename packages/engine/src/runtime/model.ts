@@ -21,6 +21,7 @@ import { GenerationStream } from './generation.js';
 import { compilePrograms, createBuffers, MAX_HISTORY, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
 import { randomSeed, SeededRandom } from './random.js';
 import { StopStringFilter } from './stop.js';
+import { createYielder } from './yield.js';
 
 const now = () => performance.now();
 
@@ -229,7 +230,9 @@ export class Model {
       this.cached = [];
       let nll = 0;
       let count = 0;
+      const breathe = createYielder();
       for (let c = 0; c < chunks; c++) {
+        await breathe();
         if (options.signal?.aborted) throw new BitexitError('E_ABORTED', 'perplexity evaluation aborted');
         const ids = tokens.slice(c * ctx, (c + 1) * ctx);
         if (bos !== null) ids[0] = bos;
@@ -380,6 +383,7 @@ export class Model {
       ttft = now() - t0;
 
       const td = now();
+      const breathe = createYielder();
       for (;;) {
         tokens.push(token);
         history.push(token);
@@ -400,6 +404,7 @@ export class Model {
           finishReason = 'length';
           break;
         }
+        await breathe();
         if (options.signal?.aborted) {
           finishReason = 'abort';
           break;

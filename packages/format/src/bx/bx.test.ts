@@ -107,3 +107,60 @@ describe('bx codec', () => {
     expect(l.byteLength).toBe(128 + 64 + 4096 * 1168);
   });
 });
+
+describe('quantizeBxRtn', () => {
+  it('reconstructs within half a step per group, at every width', async () => {
+    const { quantizeBxRtn } = await import('./rtn.js');
+    const rows = 5;
+    const cols = 150;
+    const vals = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
+    for (const widths of [2, 3, 4, [2, 3, 4]] as const) {
+      for (const secondOrder of [false, true]) {
+        const m = quantizeBxRtn(vals, rows, cols, { widths, secondOrder, groupSize: 32 });
+        const deq = dequantizeBx(encodeBx(m));
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) {
+            const g = Math.floor(c / 32);
+            const s = m.scales[r * m.widths.length + g];
+            // Half a step, plus the second-order scale error over the code range.
+            const tol = secondOrder ? s * 0.5 + 0.05 * (1 << m.widths[g]) * s : s * 0.5 + 1e-6;
+            expect(Math.abs(deq[r * cols + c] - vals[r * cols + c])).toBeLessThanOrEqual(tol);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('SPEC.md §3.5 written-out size formula', () => {
+  it('equals bxLayout for random parameters', () => {
+    const A = (x: number, a: number) => Math.ceil(x / a) * a;
+    let seed = 1;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let it = 0; it < 300; it++) {
+      const G = [32, 64, 128][Math.floor(rnd() * 3)];
+      const N = 1 + Math.floor(rnd() * 300);
+      const K = 1 + Math.floor(rnd() * 2000);
+      const nG = Math.ceil(K / G);
+      const widths = Uint8Array.from({ length: nG }, () => 2 + Math.floor(rnd() * 3));
+      const secondOrder = rnd() < 0.5;
+      const scaleBits = 2 + Math.floor(rnd() * 7);
+      const SR = 1 + Math.floor(rnd() * 20);
+      const SG = 1 + Math.floor(rnd() * 5);
+      const rowAlign = rnd() < 0.5 ? 4 : 16;
+      const nO = rnd() < 0.5 ? 0 : Math.floor(rnd() * 50);
+      const n = [0, 0, 0, 0, 0];
+      for (const b of widths) n[b]++;
+      const sumB = widths.reduce((a, b) => a + b, 0);
+      const F = secondOrder ? scaleBits : 16;
+      const R = A((G / 8) * (4 * n[4] + 2 * (n[2] + n[3]) + n[3]) + 4 * Math.ceil((nG * F + sumB) / 32), rowAlign);
+      const B0 = 128 + A(nG, 16) + N * R;
+      const B1 = A(B0, 16) + (secondOrder ? 4 * Math.ceil(N / SR) * Math.ceil(nG / SG) : 0);
+      const B2 = A(B1, 16) + (nO > 0 ? 4 * (N + 1) : 0);
+      const byteLength = A(A(B2, 16) + 4 * nO, 16);
+      const l = bxLayout({ rows: N, cols: K, groupSize: G, widths, secondOrder, scaleBits, superGroup: { rows: SR, groups: SG }, rowAlign, outliers: nO });
+      expect(l.rowStride).toBe(R);
+      expect(l.byteLength).toBe(byteLength);
+    }
+  });
+});

@@ -469,27 +469,63 @@ function asView(src: Uint8Array | BxView, name: string): BxView {
  */
 export function dequantizeBx(src: Uint8Array | BxView, name = 'bx matrix'): Float32Array {
   const v = asView(src, name);
+  const out = new Float32Array(v.layout.rows * v.layout.cols);
+  dequantizeBxRows(v, 0, v.layout.rows, out, 0);
+  return out;
+}
+
+/**
+ * Dequantizes rows r0..r0+count-1 (exactly as dequantizeBx) into
+ * out[offset..offset + count*cols), one u32 word of codes at a time.
+ * `scratch`, when given, holds at least 2*nGroups floats (reused between calls).
+ */
+export function dequantizeBxRows(v: BxView, r0: number, count: number, out: Float32Array, offset: number, scratch?: Float32Array): void {
   const L = v.layout;
-  const { rows: N, cols: K, groupSize: G, nGroups } = L;
-  const out = new Float32Array(N * K);
-  const scales = new Float32Array(nGroups);
-  const zeros = new Float32Array(nGroups);
-  const codes = new Uint8Array(G);
-  for (let r = 0; r < N; r++) {
+  const { cols: K, groupSize: G, nGroups } = L;
+  if (!(r0 >= 0 && count >= 0 && r0 + count <= L.rows)) throw new RangeError(`rows ${r0}..${r0 + count} outside 0..${L.rows}`);
+  const tmp = scratch && scratch.length >= 2 * nGroups ? scratch : new Float32Array(2 * nGroups);
+  const scales = tmp.subarray(0, nGroups);
+  const zeros = tmp.subarray(nGroups, 2 * nGroups);
+  const w = v.words;
+  const lut = f16Lut();
+  const p4 = L.p4Offset >>> 2;
+  const p2 = L.p2Offset >>> 2;
+  const p1 = L.p1Offset >>> 2;
+  for (let r = r0; r < r0 + count; r++) {
     bxRowParams(v, r, scales, zeros);
+    const rowWord = (L.rowsOffset + r * L.rowStride) >>> 2;
+    const rowOut = offset + (r - r0) * K;
     for (let g = 0; g < nGroups; g++) {
-      unpackGroupCodes(v, r, g, codes);
       const s = scales[g];
       const z = zeros[g];
       const c0 = g * G;
       const m = Math.min(G, K - c0);
-      for (let i = 0; i < m; i++) out[r * K + c0 + i] = fround(s * (codes[i] - z));
+      const o = rowOut + c0;
+      const b = v.widths[g];
+      if (b === 4) {
+        const base = rowWord + p4 + v.slot4[g] * (G >>> 3);
+        for (let i = 0; i < m; i++) out[o + i] = fround(s * (((w[base + (i >>> 3)] >>> ((i & 7) << 2)) & 15) - z));
+      } else if (b === 2) {
+        const base = rowWord + p2 + v.slot2[g] * (G >>> 4);
+        for (let i = 0; i < m; i++) out[o + i] = fround(s * (((w[base + (i >>> 4)] >>> ((i & 15) << 1)) & 3) - z));
+      } else {
+        const base = rowWord + p2 + v.slot2[g] * (G >>> 4);
+        const hb = rowWord + p1 + v.slot1[g] * (G >>> 5);
+        for (let i = 0; i < m; i++) {
+          const q = ((w[base + (i >>> 4)] >>> ((i & 15) << 1)) & 3) | (((w[hb + (i >>> 5)] >>> (i & 31)) & 1) << 2);
+          out[o + i] = fround(s * (q - z));
+        }
+      }
+    }
+    if (L.nOutliers > 0) {
+      const rs = L.outlierRowStartOffset >>> 2;
+      const en = L.outlierEntriesOffset >>> 2;
+      for (let k = w[rs + r]; k < w[rs + r + 1]; k++) {
+        const e = w[en + k];
+        out[rowOut + (e & 0xffff)] = lut[e >>> 16];
+      }
     }
   }
-  applyOutliers(v, (r, c, value) => {
-    out[r * K + c] = value;
-  });
-  return out;
 }
 
 /** Unpacks the G codes (padding included) of group g of row r into `out`. */

@@ -6,6 +6,7 @@ export {
   parseBx,
   decodeBx,
   dequantizeBx,
+  dequantizeBxRows,
   bxBitsPerWeight,
   bxShape,
   bxRowParams,
@@ -16,3 +17,4 @@ export {
   readBits,
 } from './codec.js';
 export { bxRng, randomBxMatrix, dequantizeBxMatrix, type RandomBxOptions } from './testing.js';
+export { quantizeBxRtn, type BxRtnOptions } from './rtn.js';

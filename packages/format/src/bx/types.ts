@@ -209,3 +209,39 @@ export interface BxView {
   /** Per group: bit offset of its zero field inside a row's meta bitstream. */
   readonly zeroBit: Int32Array;
 }
+
+/**
+ * GGUF metadata keys of bitexit files (SPEC.md §7). `formatVersion` and
+ * `tensors` are normative (writeGguf adds them when bx tensors are written);
+ * the `quant.*` keys describe how the file was made and are informative.
+ */
+export const BX_GGUF_KEYS = {
+  /** u32: version of the bx format of the file's bx tensors (1). */
+  formatVersion: 'bitexit.format.version',
+  /** array of string: names of the tensors stored as bx blobs (1-D I8 tensors). */
+  tensors: 'bitexit.bx.tensors',
+  /** f32: bits per weight of the bx matrices, every byte of their blobs counted. */
+  bitsPerWeightMatrices: 'bitexit.quant.bits_per_weight.matrices',
+  /** f32: 8 × (bytes of all tensor data) / (parameters of all tensors). */
+  bitsPerWeightFile: 'bitexit.quant.bits_per_weight.file',
+  /** array of u8: the widths the allocator could choose (e.g. [2, 3, 4]). */
+  widths: 'bitexit.quant.widths',
+  /** array of f32: fraction of column groups of width 2, 3, 4 over all bx matrices. */
+  widthFractions: 'bitexit.quant.width_fractions',
+  /** u32: group size. */
+  groupSize: 'bitexit.quant.group_size',
+  /** bool: second-order scales. */
+  secondOrder: 'bitexit.quant.second_order',
+  /** f32: outliers / weights over all bx matrices. */
+  outlierFraction: 'bitexit.quant.outlier_fraction',
+  /** string: e.g. 'gptq+clip', 'rtn'. */
+  method: 'bitexit.quant.method',
+  /** string: storage of token embeddings ('bx', 'q8_0', 'f16', 'f32'). */
+  policyEmbeddings: 'bitexit.quant.policy.embeddings',
+  /** string: storage of the LM head. */
+  policyLmHead: 'bitexit.quant.policy.lm_head',
+  /** string: storage of norm weights (normally 'f32'). */
+  policyNorms: 'bitexit.quant.policy.norms',
+  /** string: calibration text description (optional). */
+  calibration: 'bitexit.quant.calibration',
+} as const;

@@ -4,8 +4,9 @@ import { RangeReader } from '../internal/range-reader.js';
 import type { HostTensor, WeightDType } from '../tensor.js';
 import { bxShape, parseBx } from '../bx/codec.js';
 import { BX_HEADER } from '../bx/layout.js';
-import { BX_HEADER_BYTES } from '../bx/types.js';
+import { BX_HEADER_BYTES, BX_VERSION } from '../bx/types.js';
 import {
+  BX_FORMAT_VERSION_KEY,
   BX_TENSORS_KEY,
   GGML_TYPE_I8,
   GGUF_DEFAULT_ALIGNMENT,
@@ -218,6 +219,10 @@ async function markBxTensors(source: ByteSource, metadata: Map<string, GgufMetad
   if (v === undefined) return;
   const file = source.name;
   if (v.type !== 'array' || v.itemType !== 'string') throw new ModelFormatError(file, `metadata '${BX_TENSORS_KEY}' must be an array of strings`);
+  const version = metadata.get(BX_FORMAT_VERSION_KEY);
+  if (version !== undefined && (version.type === 'array' || version.type === 'string' || version.type === 'bool' || Number(version.value) !== BX_VERSION)) {
+    throw new ModelFormatError(file, `unsupported bitexit format version ${String(version.value)} (this build reads ${BX_VERSION})`);
+  }
   const index = new Map(tensors.map((t, i) => [t.name, i]));
   const seen = new Set<string>();
   for (const name of v.value) {

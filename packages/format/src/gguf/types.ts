@@ -219,6 +219,8 @@ export function ggmlTypeForDType(dtype: WeightDType): number {
 export const GGML_TYPE_I8 = 24;
 /** GGUF key listing the tensors stored as bx blobs (array of string). */
 export const BX_TENSORS_KEY = 'bitexit.bx.tensors';
+/** GGUF key with the bx format version of the file's bx tensors (u32, 1). */
+export const BX_FORMAT_VERSION_KEY = 'bitexit.format.version';
 
 /**
  * Bytes of a tensor with ggml dims `ne` (innermost first) of the given type,

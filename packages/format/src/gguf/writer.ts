@@ -3,7 +3,9 @@ import { ModelFormatError } from '../errors.js';
 import type { WeightDType } from '../tensor.js';
 import type { GgufFile } from './reader.js';
 import { bxShape } from '../bx/codec.js';
+import { BX_VERSION } from '../bx/types.js';
 import {
+  BX_FORMAT_VERSION_KEY,
   BX_TENSORS_KEY,
   GGML_TYPE_I8,
   GGUF_DEFAULT_ALIGNMENT,
@@ -196,6 +198,11 @@ export async function writeGguf(sink: ByteSink, spec: GgufWriteSpec): Promise<vo
     }
   } else if (bxNames.length > 0) {
     metadata.push([BX_TENSORS_KEY, { type: 'array', itemType: 'string', value: bxNames }]);
+  }
+  if (bxNames.length > 0) {
+    const version = metadata.find(([k]) => k === BX_FORMAT_VERSION_KEY)?.[1];
+    if (!version) metadata.push([BX_FORMAT_VERSION_KEY, { type: 'uint32', value: BX_VERSION }]);
+    else if (version.type === 'array' || Number(version.value) !== BX_VERSION) fail(`metadata '${BX_FORMAT_VERSION_KEY}' must be ${BX_VERSION}`);
   }
 
   // Plan tensor layout up front (infos precede the data).

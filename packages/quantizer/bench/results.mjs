@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+/**
+ * Rate–distortion measurements of the quantizer on the fixture models.
+ * `npm run bench` (runs through vite-node so the workspace sources are used,
+ * no build needed). Writes bench-results/quant.json and bench-results/quant.md.
+ *
+ *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring] [--quick]
+ *
+ * Protocol: perplexity with the engine (llama-perplexity's protocol, ctx 256)
+ * on the FIRST 80% of fixtures/text/tinystories-dev.txt, at most N chunks
+ * (default 100); calibration text = the LAST 20% of the same file (disjoint).
+ * When the backend has no bx kernel yet, bx tensors are dequantized to f32
+ * at load (dequantizeBx, the normative values) — the numbers are identical.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCpuBackend } from '@bitexit/backend-cpu';
+import { loadModel, openModel } from '@bitexit/engine';
+import { dequantizeBx, encodeF32 } from '@bitexit/format';
+import { fixturesDir } from '@bitexit/format/node';
+import { quantizeModel } from '@bitexit/quantizer';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, d) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : d;
+};
+const F = fixturesDir();
+if (!F) {
+  console.error('fixtures not found: set BITEXIT_FIXTURES');
+  process.exit(1);
+}
+const chunks = Number(opt('--chunks', '100'));
+const only = opt('--only');
+const wanted = opt('--models', '260k,656k').split(',');
+const text = readFileSync(join(F, 'text/tinystories-dev.txt'), 'utf8');
+const cut = Math.floor(text.length * 0.8);
+const evalText = text.slice(0, cut);
+const calibText = text.slice(cut);
+const tmp = join(tmpdir(), `bitexit-quant-bench-${process.pid}`);
+mkdirSync(tmp, { recursive: true });
+
+const MODELS = {
+  '260k': { label: 'stories260K', path: join(F, 'stories260K/stories260K.gguf') },
+  '656k': { label: 'TinyStories-656K', path: join(F, 'tinystories-656k') },
+};
+
+const rtn = (b) => ({ widths: [b], bits: 16, clip: false });
+const gptq = (b) => ({ widths: [b], bits: 16, clip: false, calib: true });
+const ours = (bits, extra = {}) => ({ bits, calib: true, ...extra });
+const CONFIGS = [
+  ['F32', null],
+  ['RTN 2-bit', rtn(2)],
+  ['RTN 3-bit', rtn(3)],
+  ['RTN 4-bit', rtn(4)],
+  ['RTN+clip 3-bit', { widths: [3], bits: 16 }],
+  ['GPTQ 3-bit', gptq(3)],
+  ['GPTQ 4-bit', gptq(4)],
+  ['ours 2.5', ours(2.5)],
+  ['ours 2.9', ours(2.9)],
+  ['ours 3.0', ours(3.0)],
+  ['ours 3.3', ours(3.3)],
+  ['ours 3.5', ours(3.5)],
+  ['ours 4.0', ours(4.0)],
+  ['ours 4.5', ours(4.5)],
+  ['ablation 3.3: widths 2,4 only', ours(3.3, { widths: [2, 4] })],
+  ['ablation 3.3: + outliers 0.5%', ours(3.3, { outliers: 0.005 })],
+  ['ablation 3.3: no second-order', ours(3.3, { secondOrder: false })],
+  ['ablation 3.3: no clipping', ours(3.3, { clip: false })],
+  ['ablation 3.3: no GPTQ', ours(3.3, { gptq: false })],
+  ['ablation 3.3: no calibration', { bits: 3.3 }],
+  ['ablation 3.3: act-order', ours(3.3, { actOrder: true })],
+  ['ablation 3.3: absolute sensitivity', ours(3.3, { sensitivity: 'absolute' })],
+  ['ablation 3.3: embeddings f16', ours(3.3, { embeddingDType: 'f16' })],
+];
+
+async function perplexity(path) {
+  const backend = await createCpuBackend();
+  const src = await openModel(path);
+  if (!backend.capabilities.weightDTypes.includes('bx')) {
+    for (const e of src.tensors.values()) {
+      if (e.dtype !== 'bx') continue;
+      const load = e.load;
+      e.load = async () => {
+        const t = await load();
+        return { name: t.name, dtype: 'f32', shape: t.shape, data: encodeF32(dequantizeBx(t.data)) };
+      };
+    }
+  }
+  const model = await loadModel(src, { backend, contextLength: 256 });
+  try {
+    return await model.perplexity(evalText, { ctx: 256, maxChunks: chunks });
+  } finally {
+    await model.dispose();
+  }
+}
+
+const results = [];
+for (const key of wanted) {
+  const m = MODELS[key];
+  if (!m) continue;
+  for (const [name, cfg] of CONFIGS) {
+    if (only && !name.includes(only)) continue;
+    const row = { model: m.label, config: name, options: cfg };
+    try {
+      if (!cfg) {
+        const p = await perplexity(m.path);
+        Object.assign(row, { bits_matrices: 32, bits_file: 32, ppl: p.ppl, chunks: p.chunks });
+      } else {
+        const { calib, ...o } = cfg;
+        const out = join(tmp, 'q.gguf');
+        const r = await quantizeModel(m.path, out, { ...o, ...(calib ? { calibText } : {}), backend: await createCpuBackend() });
+        const p = await perplexity(out);
+        Object.assign(row, {
+          bits_matrices: r.bits_per_weight.matrices,
+          bits_file: r.bits_per_weight.file,
+          width_fractions: r.width_fractions,
+          outliers: r.outliers.count,
+          quant_seconds: r.seconds,
+          ppl: p.ppl,
+          chunks: p.chunks,
+        });
+      }
+    } catch (e) {
+      row.error = String(e?.message ?? e);
+    }
+    results.push(row);
+    const f32 = results.find((x) => x.model === m.label && x.config === 'F32')?.ppl;
+    console.log(
+      `${m.label.padEnd(17)} ${name.padEnd(36)} ${row.error ? `— ${row.error}` : `bits ${row.bits_matrices.toFixed(3)} (file ${row.bits_file.toFixed(2)})  ppl ${row.ppl.toFixed(4)}${f32 ? `  ×${(row.ppl / f32).toFixed(3)}` : ''}`}`,
+    );
+  }
+}
+rmSync(tmp, { recursive: true, force: true });
+
+const outDir = resolve(here, '..', 'bench-results');
+mkdirSync(outDir, { recursive: true });
+const meta = {
+  date: new Date().toISOString(),
+  protocol: `perplexity ctx 256 on the first 80% of tinystories-dev.txt, first ${chunks} chunks; calibration: last 20% of the file, 2048 tokens (8 × 256)`,
+  node: process.version,
+};
+writeFileSync(join(outDir, 'quant.json'), JSON.stringify({ meta, results }, null, 2) + '\n');
+const lines = [
+  `| model | configuration | bits/weight (matrices) | bits/weight (file) | PPL | × F32 |`,
+  `| --- | --- | --- | --- | --- | --- |`,
+];
+for (const r of results) {
+  const f32 = results.find((x) => x.model === r.model && x.config === 'F32')?.ppl;
+  if (r.error) lines.push(`| ${r.model} | ${r.config} | — | — | ${r.error} | |`);
+  else lines.push(`| ${r.model} | ${r.config} | ${r.bits_matrices.toFixed(3)} | ${r.bits_file.toFixed(2)} | ${r.ppl.toFixed(4)} | ${f32 ? (r.ppl / f32).toFixed(3) : ''} |`);
+}
+writeFileSync(join(outDir, 'quant.md'), `${meta.protocol}\n\n${lines.join('\n')}\n`);
+console.log(`wrote ${join(outDir, 'quant.json')} and quant.md`);

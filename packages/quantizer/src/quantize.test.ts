@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createCpuBackend } from '@bitexit/backend-cpu';
+import { openGgufModel } from '@bitexit/engine';
+import { decodeToF32, dequantizeBx, MemoryByteSink, MemoryByteSource, parseBx, readGguf } from '@bitexit/format';
+import { fixturePath } from '@bitexit/format/node';
+import { quantizeModel, QuantizeOptionError } from './quantize.js';
+
+const GGUF = fixturePath('stories260K/stories260K.gguf');
+const TEXT = fixturePath('text/tinystories-dev.txt');
+
+describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
+  it('meets the budget exactly as counted by the file, and the bx blobs hold the reported matrices', async () => {
+    const sink = new MemoryByteSink();
+    const calibText = readFileSync(TEXT!, 'utf8').slice(-20000);
+    const r = await quantizeModel(GGUF!, sink, { bits: 3.2, calibText, calibTokens: 512, backend: await createCpuBackend() });
+    const bytes = sink.bytes();
+    const g = await readGguf(new MemoryByteSource('q.gguf', bytes));
+    const bx = g.tensors.filter((t) => t.dtype === 'bx');
+    expect(bx).toHaveLength(35);
+    let bits = 0;
+    let weights = 0;
+    for (const t of bx) {
+      const view = parseBx((await g.readTensor(t)).data, t.name);
+      bits += 8 * view.layout.byteLength;
+      weights += t.shape[0]! * t.shape[1]!;
+    }
+    expect(bits / weights).toBeCloseTo(r.bits_per_weight.matrices, 9);
+    expect(r.bits_per_weight.matrices).toBeLessThanOrEqual(3.2);
+    expect(r.bits_per_weight.matrices).toBeGreaterThan(3.1);
+    expect(r.settings.gptq).toBe(true);
+    expect(r.settings.calibrationTokens).toBe(512);
+    expect(g.getString('bitexit.quant.widths')).toBe('2,3,4');
+    // Dequantized q projection stays close to the original: relative error well below 2-bit noise.
+    const orig = await openGgufModel(new MemoryByteSource('orig', readFileSync(GGUF!)));
+    const w = decodeToF32(await orig.tensors.get('blk.0.attn_q.weight')!.load());
+    const wq = dequantizeBx((await g.readTensor(bx.find((t) => t.name === 'blk.0.attn_q.weight')!)).data);
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < w.length; i++) {
+      num += (w[i]! - wq[i]!) ** 2;
+      den += w[i]! ** 2;
+    }
+    expect(num / den).toBeLessThan(0.1);
+    const rep = r.per_tensor.find((t) => t.name === 'blk.0.attn_q.weight')!;
+    expect(rep.dtype).toBe('bx');
+    expect(r.per_tensor.find((t) => t.name === 'token_embd.weight')!.dtype).toBe('q8_0');
+    await orig.close();
+  });
+
+  it('restricts widths, keeps outliers, and refuses budgets below the narrowest layout', async () => {
+    const sink = new MemoryByteSink();
+    const r = await quantizeModel(GGUF!, sink, { bits: 3.3, widths: [2, 4], outliers: 0.002, clip: false });
+    expect(r.width_fractions['3']).toBe(0);
+    expect(r.outliers.count).toBeGreaterThan(0);
+    expect(r.settings.calibrated).toBe(false);
+    await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 2 })).rejects.toThrow(QuantizeOptionError);
+    await expect(quantizeModel(GGUF!, new MemoryByteSink(), { groupSize: 48 })).rejects.toThrow(/group-size/);
+  });
+});
