@@ -2,10 +2,12 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { isBitexitError } from '@bitexit/format';
 import { doctorCommand } from './commands/doctor.js';
+import { evalExitsCommand, type EvalExitsCliOptions } from './commands/eval-exits.js';
 import { evalPplCommand, type EvalPplOptions } from './commands/eval-ppl.js';
 import { inspectCommand, type InspectOptions } from './commands/inspect.js';
 import { quantizeCommand, type QuantizeCliOptions } from './commands/quantize.js';
 import { runCommand, type RunOptions } from './commands/run.js';
+import { trainExitsCommand, type TrainExitsCliOptions } from './commands/train-exits.js';
 import { EXIT_FAILURE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, isSystemFileError, oneLine } from './errors.js';
 import type { CliIO } from './io.js';
 import {
@@ -101,6 +103,40 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--progress', 'show progress bars even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: EvalPplOptions) => setAction(() => evalPplCommand(opts, io)));
+
+  evalCmd
+    .command('exits')
+    .description('SpecEE early exit, simulated teacher-forced over a text: layers executed, token agreement, perplexity with exit')
+    .option('-m, --model <path>', 'model file or directory (default: the embedded demo model)')
+    .requiredOption('--exits <file>', 'exit predictors written by train-exits')
+    .requiredOption('--text <file>', 'UTF-8 text file (use text the predictors were not trained on)')
+    .option('-n, --max-tokens <n>', 'text tokens evaluated (chunks of 256)', positiveInt, 2048)
+    .option('--threshold <x>', 'predictor threshold (repeatable; default: the one in the exits file)', (v: string, prev: number[] | undefined) => [...(prev ?? []), unitInterval(v)])
+    .option('--tokenizer <path>', 'tokenizer file for formats without one')
+    .addOption(backendOption())
+    .option('--json', 'print one JSON object (layers_fraction, agreement_teacher_forced, ppl_full, ppl_exit, histogram, …)')
+    .option('--progress', 'show progress bars even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((opts: EvalExitsCliOptions) => setAction(() => evalExitsCommand(opts, io)));
+
+  program
+    .command('train-exits')
+    .description('train SpecEE exit predictors (teacher-forced over a text) and write them with their schedule to a side file')
+    .option('-m, --model <path>', 'model file or directory (default: the embedded demo model)')
+    .requiredOption('--text <file>', 'calibration text (UTF-8)')
+    .option('--drafter <ref>', 'ngram | eagle (head inside the model GGUF) | eagle:PATH | model:PATH', 'ngram')
+    .option('--layers <n>', "offline predictor layers: 'auto' (cover 90% of exits) or a count", 'auto')
+    .option('-n, --max-tokens <n>', 'text tokens collected for training (the rest of the text feeds the n-gram table)', positiveInt, 4096)
+    .option('-s, --seed <s>', 'seed for shuffling and initialisation', seed, 0)
+    .option('--epochs <n>', 'training epochs per layer (default 30)', positiveInt)
+    .option('--threshold <x>', 'predictor threshold stored in the file', unitInterval, 0.5)
+    .option('-o, --output <file>', 'output file (default: MODEL.exits.gguf beside the model)')
+    .option('--tokenizer <path>', 'tokenizer file for formats without one')
+    .addOption(backendOption())
+    .option('--json', 'print one JSON object')
+    .option('--progress', 'show progress bars even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((opts: TrainExitsCliOptions) => setAction(() => trainExitsCommand(opts, io)));
 
   program
     .command('quantize')

@@ -18,7 +18,8 @@ function encodeBxWeight(name: string, shape: readonly number[], f32: Float32Arra
   const [rows, cols] = shape;
   const m = quantizeBxRtn(f32, rows, cols, { groupSize: 32, widths: [2, 3, 4], secondOrder: true, scaleBits: 6, superGroup: { rows: 4, groups: 2 } });
   const at: number[] = [];
-  for (let i = 7; i < f32.length; i += 41) at.push(i);
+  // Zero-valued outliers are not allowed (a zero weight needs none), so skip weights that round to 0 in f16.
+  for (let i = 7; i < f32.length; i += 41) if (roundF16(f32[i]) !== 0) at.push(i);
   m.outliers = {
     rows: Uint32Array.from(at, (i) => Math.floor(i / cols)),
     cols: Uint32Array.from(at, (i) => i % cols),

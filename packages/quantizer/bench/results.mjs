@@ -4,7 +4,7 @@
  * `npm run bench` (runs through vite-node so the workspace sources are used,
  * no build needed). Writes bench-results/quant.json and bench-results/quant.md.
  *
- *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring] [--quick]
+ *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring] [--full]
  *
  * Protocol: perplexity with the engine (llama-perplexity's protocol, ctx 256)
  * on the FIRST 80% of fixtures/text/tinystories-dev.txt, at most N chunks
@@ -51,7 +51,7 @@ const MODELS = {
 const rtn = (b) => ({ widths: [b], bits: 16, clip: false });
 const gptq = (b) => ({ widths: [b], bits: 16, clip: false, calib: true });
 const ours = (bits, extra = {}) => ({ bits, calib: true, ...extra });
-const CONFIGS = [
+const ALL_CONFIGS = [
   ['F32', null],
   ['RTN 2-bit', rtn(2)],
   ['RTN 3-bit', rtn(3)],
@@ -76,6 +76,14 @@ const CONFIGS = [
   ['ablation 3.3: absolute sensitivity', ours(3.3, { sensitivity: 'absolute' })],
   ['ablation 3.3: embeddings f16', ours(3.3, { embeddingDType: 'f16' })],
 ];
+// The default run: the essential points (the whole list with --full).
+const ESSENTIAL = new Set([
+  'F32', 'RTN 2-bit', 'RTN 3-bit', 'RTN 4-bit', 'GPTQ 3-bit', 'GPTQ 4-bit',
+  'ours 2.5', 'ours 2.9', 'ours 3.0', 'ours 3.3', 'ours 3.5', 'ours 4.0',
+  'ablation 3.3: widths 2,4 only', 'ablation 3.3: + outliers 0.5%', 'ablation 3.3: no second-order',
+  'ablation 3.3: no clipping', 'ablation 3.3: no GPTQ',
+]);
+const CONFIGS = args.includes('--full') ? ALL_CONFIGS : ALL_CONFIGS.filter(([name]) => ESSENTIAL.has(name));
 
 async function perplexity(path) {
   const backend = await createCpuBackend();

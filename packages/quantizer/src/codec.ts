@@ -4,7 +4,7 @@
  * codes are chosen against, and encoding.
  */
 import { bxLayout, encodeBx, representableGroupParams } from '@bitexit/format';
-import type { BxMatrix, BxRowAlign, BxSecondOrderParams } from '@bitexit/format';
+import type { BxMatrix, BxSecondOrderParams } from '@bitexit/format';
 import type { QuantizedMatrix } from './algorithms/matrix.js';
 import type { GroupParams } from './algorithms/rtn.js';
 import type { Width } from './algorithms/rtn.js';
@@ -16,14 +16,13 @@ export interface CodecOptions {
   scaleBits?: number;
   /** Second-order block rows (block = rows × 1 column group). Default 16. */
   superRows?: number;
-  rowAlign: BxRowAlign;
 }
 
 export class BxCodec {
   constructor(readonly o: CodecOptions) {}
 
-  /** Exact bytes of a matrix with these widths and outliers (every byte of the blob). */
-  byteLength(rows: number, cols: number, widths: ArrayLike<number>, outliers = 0): number {
+  /** Exact bytes of a matrix with these widths and outlier slots per row (every byte of the blob). */
+  byteLength(rows: number, cols: number, widths: ArrayLike<number>, outlierSlots = 0): number {
     return bxLayout({
       rows,
       cols,
@@ -32,18 +31,24 @@ export class BxCodec {
       secondOrder: this.o.secondOrder,
       scaleBits: this.o.scaleBits,
       superGroup: this.o.superRows ? { rows: this.o.superRows, groups: 1 } : undefined,
-      rowAlign: this.o.rowAlign,
-      outliers,
+      outlierSlots,
     }).byteLength;
   }
 
-  /** Bits one column group costs per row of the matrix at `width`: codes, scale field, zero field. */
+  /**
+   * Bits one column group of `groupCols` columns costs per row at `width`:
+   * codes (a partial last group is stored up to its last u32 word: 3-bit as
+   * a 2-bit and a 1-bit part), scale field, zero field. The rest of the blob
+   * (header, plane alignment, second-order table) is counted by byteLength.
+   */
   groupBitsPerRow(groupCols: number, width: Width): number {
     const scaleField = this.o.secondOrder ? (this.o.scaleBits ?? 8) : 16;
-    return groupCols * width + width + scaleField;
+    const words = (bits: number) => 32 * Math.ceil((groupCols * bits) / 32);
+    const codes = width === 3 ? words(2) + words(1) : words(width);
+    return codes + width + scaleField;
   }
 
-  /** Bits per outlier (entry) — the row-start table is counted by byteLength. */
+  /** Bits per outlier slot (one u32 per slot, every row has the same number: SPEC.md §3.6). */
   static readonly OUTLIER_BITS = 32;
 
   /** Rounds first-order params to what the file holds; the second-order codes ride along for encoding. */
@@ -56,16 +61,38 @@ export class BxCodec {
     return { rows: p.rows, groups: p.groups, scales: r.scales, zeros: Uint8Array.from(r.zeros), secondOrder: r.secondOrder };
   }
 
+  /**
+   * The file's BxMatrix. Outliers whose f16 value is 0 are dropped (the format
+   * stores none: their code is set to the group's zero, which gives exactly 0).
+   */
   toBx(q: QuantizedMatrix & { secondOrder?: BxSecondOrderParams }): BxMatrix {
+    let outliers = q.outliers;
+    let codes = q.codes;
+    if (outliers.values.some((v) => v === 0)) {
+      codes = q.codes.slice();
+      const keep: number[] = [];
+      const nG = q.widths.length;
+      outliers.values.forEach((v, k) => {
+        const r = outliers.rows[k]!;
+        const c = outliers.cols[k]!;
+        if (v !== 0) keep.push(k);
+        else codes[r * q.cols + c] = q.zeros[r * nG + Math.floor(c / q.groupSize)]!;
+      });
+      outliers = {
+        rows: Uint32Array.from(keep, (k) => q.outliers.rows[k]!),
+        cols: Uint32Array.from(keep, (k) => q.outliers.cols[k]!),
+        values: Float32Array.from(keep, (k) => q.outliers.values[k]!),
+      };
+    }
     return {
       rows: q.rows,
       cols: q.cols,
       groupSize: q.groupSize,
       widths: q.widths,
-      codes: q.codes,
+      codes,
       scales: q.scales,
       zeros: Float32Array.from(q.zeros),
-      outliers: q.outliers,
+      outliers,
       secondOrder: this.o.secondOrder,
       ...(this.o.secondOrder
         ? {
@@ -74,7 +101,6 @@ export class BxCodec {
             secondOrderParams: q.secondOrder,
           }
         : {}),
-      rowAlign: this.o.rowAlign,
     };
   }
 

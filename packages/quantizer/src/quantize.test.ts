@@ -50,9 +50,18 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
 
   it('restricts widths, keeps outliers, and refuses budgets below the narrowest layout', async () => {
     const sink = new MemoryByteSink();
-    const r = await quantizeModel(GGUF!, sink, { bits: 3.3, widths: [2, 4], outliers: 0.002, clip: false });
+    // 1% of 64 or 172 columns: 1 or 2 outlier slots per row (ELL), filled inside 2-bit groups.
+    const r = await quantizeModel(GGUF!, sink, { bits: 3.3, widths: [2, 4], outliers: 0.01, clip: false });
     expect(r.width_fractions['3']).toBe(0);
     expect(r.outliers.count).toBeGreaterThan(0);
+    const g = await readGguf(new MemoryByteSource('q.gguf', sink.bytes()));
+    let slots = 0;
+    for (const t of g.tensors.filter((x) => x.dtype === 'bx')) {
+      const v = parseBx((await g.readTensor(t)).data, t.name);
+      expect(v.layout.outlierSlots).toBeLessThanOrEqual(t.shape[1] === 172 ? 2 : 1);
+      slots += v.layout.outlierSlots * v.layout.rows;
+    }
+    expect(r.outliers.count).toBeLessThanOrEqual(slots);
     expect(r.settings.calibrated).toBe(false);
     await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 2 })).rejects.toThrow(QuantizeOptionError);
     await expect(quantizeModel(GGUF!, new MemoryByteSink(), { groupSize: 48 })).rejects.toThrow(/group-size/);

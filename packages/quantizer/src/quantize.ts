@@ -67,11 +67,6 @@ export interface QuantizeOptions {
   scaleBits?: number;
   /** Hessian-weighted clipping search. Default true. */
   clip?: boolean;
-  /**
-   * Row alignment of the bx records: 16 (vector loads) or 4 (compact).
-   * Default 'auto': 16 unless it costs more than 2% over 4 (narrow models).
-   */
-  rowAlign?: 4 | 16 | 'auto';
   /** How matrices' errors are made comparable for the allocator. Default 'relative'. */
   sensitivity?: 'relative' | 'absolute';
   /** Storage of the token embedding (also the LM head when tied). Default 'q8_0' (f16 when rows are not multiples of 32). */
@@ -125,7 +120,6 @@ export interface QuantizeReport {
     sequential: boolean;
     secondOrder: boolean;
     clip: boolean;
-    rowAlign: 4 | 16;
     sensitivity: 'relative' | 'absolute';
     embedding: WeightDType;
     output: WeightDType | 'tied';
@@ -253,21 +247,12 @@ export async function quantizeModel(
       notes.push('no calibration text: round-to-nearest with H = I (range-based clipping search and allocation)');
       if (options.gptq) notes.push('GPTQ needs calibration text (--calib); round-to-nearest used');
     }
-    const codecFor = (rowAlign: 4 | 16) =>
-      new BxCodec({ groupSize: o.groupSize, secondOrder: options.secondOrder ?? true, scaleBits: o.scaleBits, rowAlign });
-    let codec = codecFor(options.rowAlign === 4 ? 4 : 16);
-    if ((options.rowAlign ?? 'auto') === 'auto') {
-      const size = (k: BxCodec) =>
-        matrices.reduce((a, m) => a + k.byteLength(m.rows, m.cols, new Uint8Array(groupCount(m.cols, o.groupSize)).fill(o.widths[0]!)), 0);
-      const compact = codecFor(4);
-      if (size(codec) > 1.02 * size(compact)) {
-        codec = compact;
-        notes.push('rows aligned to 4 bytes (16-byte alignment would cost more than 2% on this narrow model)');
-      }
-    }
-    const outlierCount = (m: MatrixInfo) => Math.round(o.outlierFraction * m.rows * m.cols);
+    const codec = new BxCodec({ groupSize: o.groupSize, secondOrder: options.secondOrder ?? true, scaleBits: o.scaleBits });
+    // Outliers: the same number of slots in every row (the format's ELL table), round(fraction · cols).
+    // Outliers live in 2-bit groups only: a matrix left without any gets no slots (and its bits go to widths).
+    const outlierSlots = (m: MatrixInfo, widths: Uint8Array) => (widths.includes(2) ? Math.min(m.cols, Math.round(o.outlierFraction * m.cols)) : 0);
     const budget = o.bits * totalWeights;
-    const exactBits = (widths: Uint8Array[]) => matrices.reduce((a, m, i) => a + 8 * codec.byteLength(m.rows, m.cols, widths[i]!, outlierCount(m)), 0);
+    const exactBits = (widths: Uint8Array[]) => matrices.reduce((a, m, i) => a + 8 * codec.byteLength(m.rows, m.cols, widths[i]!, outlierSlots(m, widths[i]!)), 0);
     const minWidths = matrices.map((m) => new Uint8Array(groupCount(m.cols, o.groupSize)).fill(o.widths[0]!));
     const minBits = exactBits(minWidths);
     if (minBits > budget) {
@@ -345,7 +330,7 @@ export async function quantizeModel(
     const allocMatrices: AllocMatrix[] = matrices.map((m, i) => ({
       groups: groupCount(m.cols, G),
       errors: tables[i]!.map((t) => Float64Array.from(t, (v) => v / norms[i]!)),
-      groupBits: (_g: number, w: Width) => m.rows * codec.groupBitsPerRow(G, w),
+      groupBits: (g: number, w: Width) => m.rows * codec.groupBitsPerRow(Math.min(G, m.cols - g * G), w),
     }));
     const fixed = minBits - allocMatrices.reduce((a, m) => a + Array.from({ length: m.groups }, (_, g) => m.groupBits(g, o.widths[0]!)).reduce((x, y) => x + y, 0), 0);
     let variable = budget - fixed;
@@ -393,7 +378,8 @@ export async function quantizeModel(
           hdiag,
           clip,
           rounder: (p, widths) => codec.represent(p, widths),
-          outliers: outlierCount(m),
+          outliers: outlierSlots(m, chosen[i]!) * m.rows,
+          outliersPerRow: outlierSlots(m, chosen[i]!),
           gptq: { actOrder, damp: o.damp },
         });
         const blob = codec.encode(q);
@@ -475,7 +461,6 @@ export async function quantizeModel(
       sequential,
       secondOrder: codec.o.secondOrder,
       clip,
-      rowAlign: codec.o.rowAlign,
       sensitivity,
       embedding: embDType,
       output: outDType ?? 'tied',

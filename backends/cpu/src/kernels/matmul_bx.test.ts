@@ -47,7 +47,9 @@ describe('matmul[bx]', () => {
     ['mixed, K < G', { rows: 4, cols: 5 }],
     ['mixed, outliers', { rows: 13, cols: 150, outliers: 40 }],
     ['mixed, second order', { rows: 33, cols: 333, secondOrder: true }],
-    ['mixed, second order 6-bit 2x3 tiles, outliers, row align 4', { rows: 10, cols: 430, groupSize: 32, secondOrder: true, scaleBits: 6, superGroup: { rows: 2, groups: 3 }, outliers: 25, rowAlign: 4 }],
+    ['mixed, second order 6-bit 2x3 tiles, outliers, partial group', { rows: 10, cols: 430, groupSize: 32, secondOrder: true, scaleBits: 6, superGroup: { rows: 2, groups: 3 }, outliers: 25 }],
+    ['partial 3-bit last group, outliers', { rows: 7, cols: 100, widths: [2, 3], outliers: 9 }],
+    ['partial 4-bit last group', { rows: 5, cols: 100, widths: [2, 4] }],
   ];
   cases.forEach(([name, o], i) => {
     it(`${name}: decode (n=1), prefill (n=2, 5 of 8, 9), bias`, async () => {

@@ -8,7 +8,8 @@
  *   with the per-group Σ x_i computed once per step and Σ q_i x_i unpacked
  *   one u32 word at a time (16 two-bit or 8 four-bit codes; a 3-bit step
  *   reads a 2-bit word and 16 bits of the 1-bit plane). x is copied
- *   into a zero-padded buffer so a partial last group runs the same loop.
+ *   into a zero-padded buffer so a partial last group (stored up to its
+ *   last word) runs the same loop over fewer words.
  *   Outliers (whose stored code is the zero, so the quantized part adds
  *   exactly 0) add value · x[col].
  * - prefill (n > 1): two rows at a time are dequantized exactly
@@ -29,12 +30,16 @@ function decodeBias(ctx: KernelContext, bias: DeviceWeight | undefined): Float32
   return out;
 }
 
-/** Σ_{i<G} q_i · x[xo + i] of one group, reading its packed words. */
-function groupDot(w: Uint32Array, b: number, base: number, hbase: number, G: number, x: Float32Array, xo: number): number {
+/**
+ * Σ_i q_i · x[xo + i] of one group, reading its `nw` packed words (8 four-bit
+ * or 16 two-bit codes each; fewer than a full group's for a partial last
+ * group, whose codes are stored only up to the word boundary).
+ */
+function groupDot(w: Uint32Array, b: number, base: number, hbase: number, nw: number, x: Float32Array, xo: number): number {
   let a0 = 0;
   let a1 = 0;
   if (b === 4) {
-    for (let k = 0, e = base + (G >>> 3); base < e; base++, k += 8) {
+    for (let k = 0, e = base + nw; base < e; base++, k += 8) {
       const v = w[base];
       const i = xo + k;
       a0 += (v & 15) * x[i] + ((v >>> 4) & 15) * x[i + 1] + ((v >>> 8) & 15) * x[i + 2] + ((v >>> 12) & 15) * x[i + 3];
@@ -44,7 +49,7 @@ function groupDot(w: Uint32Array, b: number, base: number, hbase: number, G: num
   }
   if (b === 3) {
     // 16 codes per step: the 2-bit word k and the matching half of 1-bit word k >> 1.
-    for (let k = 0; k < G >>> 4; k++) {
+    for (let k = 0; k < nw; k++) {
       const v = w[base + k];
       const h = w[hbase + (k >>> 1)] >>> ((k & 1) << 4);
       const i = xo + (k << 4);
@@ -69,7 +74,7 @@ function groupDot(w: Uint32Array, b: number, base: number, hbase: number, G: num
     }
     return a0 + a1;
   }
-  for (let k = 0, e = base + (G >>> 4); base < e; base++, k += 16) {
+  for (let k = 0, e = base + nw; base < e; base++, k += 16) {
     const v = w[base];
     const i = xo + k;
     a0 +=
@@ -106,26 +111,34 @@ export function compileMatmulBx(op: OpOf<'matmul'>, ctx: KernelContext): KernelS
   const w = view.words;
   const widths = view.widths;
 
-  // Word offsets of each group's planes inside a row record.
+  // Per group: word offset of its slot inside a row of its plane (4-bit, or 2-bit for widths 2 and 3),
+  // of its 1-bit slot (width 3), and its number of stored words in the 4-/2-bit plane.
   const off = new Int32Array(nGroups);
   const offHi = new Int32Array(nGroups);
+  const nw = new Int32Array(nGroups);
   for (let g = 0; g < nGroups; g++) {
     const b = widths[g];
-    if (b === 4) off[g] = (L.p4Offset >>> 2) + view.slot4[g] * (G >>> 3);
-    else off[g] = (L.p2Offset >>> 2) + view.slot2[g] * (G >>> 4);
-    offHi[g] = b === 3 ? (L.p1Offset >>> 2) + view.slot1[g] * (G >>> 5) : 0;
+    const m = g === nGroups - 1 ? L.lastGroupCols : G;
+    if (b === 4) {
+      off[g] = view.slot4[g] * (G >>> 3);
+      nw[g] = Math.ceil(m / 8);
+    } else {
+      off[g] = view.slot2[g] * (G >>> 4);
+      nw[g] = Math.ceil(m / 16);
+    }
+    offHi[g] = b === 3 ? view.slot1[g] * (G >>> 5) : 0;
   }
-  const rowsWord = L.rowsOffset >>> 2;
-  const strideWords = L.rowStride >>> 2;
+  const p4 = L.p4Offset >>> 2;
+  const p2 = L.p2Offset >>> 2;
+  const p1 = L.p1Offset >>> 2;
   const Kp = nGroups * G;
   const xpad = ctx.scratch(Kp);
   const xsum = ctx.scratch(nGroups);
   const params = ctx.scratch(2 * nGroups);
   const scales = params.subarray(0, nGroups);
   const zeros = params.subarray(nGroups);
-  const rs = L.outlierRowStartOffset >>> 2;
-  const en = L.outlierEntriesOffset >>> 2;
-  const hasOutliers = L.nOutliers > 0;
+  const C = L.outlierSlots;
+  const en = L.outlierOffset >>> 2;
   const f16 = f16Lut();
 
   const matvec = (): void => {
@@ -138,17 +151,20 @@ export function compileMatmulBx(op: OpOf<'matmul'>, ctx: KernelContext): KernelS
     }
     for (let r = 0; r < N; r++) {
       bxRowParams(view, r, scales, zeros);
-      const rw = rowsWord + r * strideWords;
+      const r4 = p4 + r * L.p4RowWords;
+      const r2 = p2 + r * L.p2RowWords;
+      const r1 = p1 + r * L.p1RowWords;
       let acc = 0;
       for (let g = 0; g < nGroups; g++) {
-        const dq = groupDot(w, widths[g], rw + off[g], rw + offHi[g], G, xpad, g * G);
+        const b = widths[g];
+        const dq = groupDot(w, b, (b === 4 ? r4 : r2) + off[g], r1 + offHi[g], nw[g], xpad, g * G);
         acc += scales[g] * (dq - zeros[g] * xsum[g]);
       }
-      if (hasOutliers) {
-        for (let k = w[rs + r]; k < w[rs + r + 1]; k++) {
-          const ent = w[en + k];
-          acc += f16[ent >>> 16] * x[ent & 0xffff];
-        }
+      // Outliers (ELL slots; the first empty slot ends the row's list).
+      for (let j = 0, e = en + r * C; j < C; j++) {
+        const ent = w[e + j];
+        if (ent === 0) break;
+        acc += f16[ent >>> 16] * x[ent & 0xffff];
       }
       out[r] = bias === null ? acc : acc + bias[r];
     }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../errors.js';
 import { decodeBx, dequantizeBx, encodeBx, parseBx } from './codec.js';
-import { BX_HEADER } from './layout.js';
+import { BX_HEADER, BX_HEADER_FIELD_BYTES } from './layout.js';
 import { bxRng, randomBxMatrix } from './testing.js';
 
 function parsesSafely(bytes: Uint8Array): boolean {
@@ -26,7 +26,7 @@ function parsesSafely(bytes: Uint8Array): boolean {
 
 const blobs = {
   plain: encodeBx(randomBxMatrix({ rows: 5, cols: 100, outliers: 7, seed: 21 })),
-  secondOrder: encodeBx(randomBxMatrix({ rows: 6, cols: 130, groupSize: 32, secondOrder: true, scaleBits: 5, superGroup: { rows: 4, groups: 2 }, outliers: 4, rowAlign: 4, seed: 22 })),
+  secondOrder: encodeBx(randomBxMatrix({ rows: 6, cols: 130, groupSize: 32, secondOrder: true, scaleBits: 5, superGroup: { rows: 4, groups: 2 }, outliers: 4, seed: 22 })),
 };
 
 describe('parseBx fuzz', () => {
@@ -59,15 +59,16 @@ describe('parseBx fuzz', () => {
 
   it('hostile header fields (huge counts, offsets, sizes) fail typed', () => {
     const blob = blobs.plain;
-    const fields = Object.entries(BX_HEADER).filter(([k]) => k !== 'reserved');
+    const fields = Object.entries(BX_HEADER) as Array<[keyof typeof BX_HEADER, number]>;
     const values = [0, 1, 2, 3, 4, 15, 16, 17, 31, 32, 33, 64, 127, 128, 255, 256, 65535, 65536, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff];
     let accepted = 0;
     for (const [field, at] of fields) {
       for (const v of values) {
         const b = blob.slice();
         const dv = new DataView(b.buffer);
-        if (field === 'version' || field === 'headerBytes' || field === 'groupSize') dv.setUint16(at, v & 0xffff, true);
-        else if (field === 'scaleBits' || field === 'rowAlign') dv.setUint8(at, v & 0xff);
+        const size = BX_HEADER_FIELD_BYTES[field];
+        if (size === 2) dv.setUint16(at, v & 0xffff, true);
+        else if (size === 1) dv.setUint8(at, v & 0xff);
         else dv.setUint32(at, v >>> 0, true);
         if (parsesSafely(b)) accepted++;
       }
@@ -79,16 +80,28 @@ describe('parseBx fuzz', () => {
   it('hostile outlier tables fail typed', () => {
     const blob = blobs.plain;
     const v = parseBx(blob);
-    const rs = v.layout.outlierRowStartOffset;
-    const en = v.layout.outlierEntriesOffset;
+    const C = v.layout.outlierSlots;
+    expect(C).toBeGreaterThan(1);
+    // Row 0's slots; find a row with a padding slot for the "entry after padding" case.
+    const en = v.layout.outlierOffset;
+    let padRow = -1;
+    let fullRow = -1;
+    for (let r = 0; r < v.layout.rows; r++) {
+      const first = v.words[(en >>> 2) + r * C];
+      const last = v.words[(en >>> 2) + r * C + C - 1];
+      if (padRow < 0 && last === 0 && first !== 0) padRow = r;
+      if (fullRow < 0 && last !== 0) fullRow = r;
+    }
+    expect(padRow).toBeGreaterThanOrEqual(0);
+    expect(fullRow).toBeGreaterThanOrEqual(0);
     const cases: Array<(dv: DataView) => void> = [
-      (dv) => dv.setUint32(rs, 1, true), // must start at 0
-      (dv) => dv.setUint32(rs + 4 * v.layout.rows, 0xffffffff, true), // end past the count
-      (dv) => dv.setUint32(rs + 8, 0xffffffff, true), // non-monotone
       (dv) => dv.setUint16(en, 100, true), // column == cols
       (dv) => dv.setUint16(en, 0xffff, true),
       (dv) => dv.setUint16(en + 2, 0x7c00, true), // +inf value
       (dv) => dv.setUint16(en + 2, 0x7e00, true), // NaN value
+      (dv) => dv.setUint16(en + 2, 0x8000, true), // -0 value
+      (dv) => dv.setUint32(en + 4 * (padRow * C + C - 1), 0x3c000001, true), // entry after a padding slot (or out of order)
+      (dv) => dv.setUint32(en + 4 * (fullRow * C), 0, true), // padding before an entry
     ];
     for (const mutate of cases) {
       const b = blob.slice();
@@ -100,7 +113,7 @@ describe('parseBx fuzz', () => {
   it('non-finite f16 scales and second-order parameters fail typed', () => {
     const p = parseBx(blobs.plain);
     const b = blobs.plain.slice();
-    new DataView(b.buffer).setUint16(p.layout.rowsOffset + p.layout.metaOffset, 0x7c00, true);
+    new DataView(b.buffer).setUint16(p.layout.metaOffset, 0x7c00, true);
     expect(() => parseBx(b)).toThrow(/not finite/);
     const q = parseBx(blobs.secondOrder);
     const c = blobs.secondOrder.slice();

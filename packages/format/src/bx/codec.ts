@@ -5,7 +5,7 @@
  */
 import { ModelFormatError } from '../errors.js';
 import { f16ToF32, f32ToF16 } from '../numeric.js';
-import { BX_FLAG_SECOND_ORDER, BX_HEADER, bxLayout, writeBxHeader } from './layout.js';
+import { BX_FLAG_SECOND_ORDER, BX_HEADER, BX_MAX_DIM, bxLayout, writeBxHeader } from './layout.js';
 import { roundF16, secondOrderScale } from './params.js';
 import {
   BX_HEADER_BYTES,
@@ -13,7 +13,6 @@ import {
   BX_VERSION,
   type BxLayout,
   type BxMatrix,
-  type BxRowAlign,
   type BxSecondOrderParams,
   type BxView,
 } from './types.js';
@@ -91,6 +90,18 @@ export function encodeBx(m: BxMatrix, name = 'encodeBx'): Uint8Array {
     fail(`outlier arrays differ in length (${o.rows.length} rows, ${o.cols.length} cols, ${o.values.length} values)`);
   }
   if (!(m.widths instanceof Uint8Array)) fail('widths must be a Uint8Array');
+  // Outliers per row (ELL: every row gets the same number of slots).
+  const nOut = o.rows.length;
+  if (!Number.isSafeInteger(m.rows) || m.rows < 1 || m.rows > BX_MAX_DIM) fail(`rows ${m.rows} must be an integer in 1..${BX_MAX_DIM}`);
+  const perRow = new Uint32Array(m.rows);
+  for (let i = 0; i < nOut; i++) {
+    if (o.rows[i] >= m.rows) fail(`outlier ${i} row ${o.rows[i]} is outside 0..${m.rows - 1}`);
+    perRow[o.rows[i]]++;
+  }
+  let maxPerRow = 0;
+  for (let r = 0; r < m.rows; r++) maxPerRow = Math.max(maxPerRow, perRow[r]);
+  const slots = m.outlierSlots ?? maxPerRow;
+  if (!Number.isSafeInteger(slots) || slots < maxPerRow) fail(`outlierSlots ${String(m.outlierSlots)} is less than the ${maxPerRow} outliers of the fullest row`);
   const L = bxLayout(
     {
       rows: m.rows,
@@ -100,8 +111,7 @@ export function encodeBx(m: BxMatrix, name = 'encodeBx'): Uint8Array {
       secondOrder: m.secondOrder,
       superGroup: m.superGroup,
       scaleBits: m.scaleBits,
-      rowAlign: m.rowAlign,
-      outliers: o.rows.length,
+      outlierSlots: slots,
     },
     name,
   );
@@ -167,13 +177,12 @@ export function encodeBx(m: BxMatrix, name = 'encodeBx'): Uint8Array {
   }
 
   // Outliers: sort by (row, col), check bounds, duplicates and f16 values.
-  const nOut = o.rows.length;
   const order = new Uint32Array(nOut);
   for (let i = 0; i < nOut; i++) {
-    if (o.rows[i] >= N) fail(`outlier ${i} row ${o.rows[i]} is outside 0..${N - 1}`);
     if (o.cols[i] >= K) fail(`outlier ${i} col ${o.cols[i]} is outside 0..${K - 1}`);
     const v = o.values[i];
     if (!Number.isFinite(v) || roundF16(v) !== v) fail(`outlier ${i} value ${v} is not a finite f16 value`);
+    if (v === 0) fail(`outlier ${i} (row ${o.rows[i]}, col ${o.cols[i]}) has value 0: a zero weight needs no outlier (its code = the zero gives exactly 0)`);
     order[i] = i;
   }
   order.sort((a, b) => o.rows[a] - o.rows[b] || o.cols[a] - o.cols[b]);
@@ -191,12 +200,15 @@ export function encodeBx(m: BxMatrix, name = 'encodeBx'): Uint8Array {
   const gw4 = G / 8;
   const gw2 = G / 16;
   const gw1 = G / 32;
+  const metaWord = L.metaOffset >>> 2;
+  const F = L.scaleFieldBits;
   for (let r = 0; r < N; r++) {
-    const rowWord = (L.rowsOffset + r * L.rowStride) >>> 2;
-    const p4 = rowWord + (L.p4Offset >>> 2);
-    const p2 = rowWord + (L.p2Offset >>> 2);
-    const p1 = rowWord + (L.p1Offset >>> 2);
-    const meta = rowWord + (L.metaOffset >>> 2);
+    const p4 = (L.p4Offset >>> 2) + r * L.p4RowWords;
+    const p2 = (L.p2Offset >>> 2) + r * L.p2RowWords;
+    const p1 = (L.p1Offset >>> 2) + r * L.p1RowWords;
+    const rowBit = r * L.metaBits;
+    const meta = metaWord + Math.floor(rowBit / 32);
+    const bit0 = rowBit % 32;
     const rowStartOutlier = next;
     if (isOutlier) {
       while (next < nOut && o.rows[order[next]] === r) isOutlier[o.cols[order[next++]]] = 1;
@@ -217,8 +229,8 @@ export function encodeBx(m: BxMatrix, name = 'encodeBx'): Uint8Array {
         }
       }
       const scaleField = so === null ? f32ToF16(m.scales[r * nGroups + g]) : so.codes[r * nGroups + g];
-      writeBits(w, meta, g * L.scaleFieldBits, L.scaleFieldBits, scaleField);
-      writeBits(w, meta, zeroBit[g], b, z);
+      writeBits(w, meta, bit0 + g * F, F, scaleField);
+      writeBits(w, meta, bit0 + zeroBit[g], b, z);
     }
     if (isOutlier) for (let k = rowStartOutlier; k < next; k++) isOutlier[o.cols[order[k]]] = 0;
   }
@@ -227,22 +239,21 @@ export function encodeBx(m: BxMatrix, name = 'encodeBx'): Uint8Array {
     for (let t = 0; t < L.tileRows * L.tileCols; t++) w[s2 + t] = (f32ToF16(so.d[t]) | (f32ToF16(so.m[t]) << 16)) >>> 0;
   }
   if (nOut > 0) {
-    const rs = L.outlierRowStartOffset >>> 2;
-    const en = L.outlierEntriesOffset >>> 2;
+    const en = L.outlierOffset >>> 2;
     let k = 0;
     for (let r = 0; r < N; r++) {
-      w[rs + r] = k;
+      let j = 0;
       while (k < nOut && o.rows[order[k]] === r) {
         const i = order[k];
-        w[en + k] = (o.cols[i] | (f32ToF16(o.values[i]) << 16)) >>> 0;
+        w[en + r * slots + j] = (o.cols[i] | (f32ToF16(o.values[i]) << 16)) >>> 0;
         k++;
+        j++;
       }
     }
-    w[rs + N] = nOut;
   }
-  if (!LITTLE_ENDIAN) swapWords(w, L.rowsOffset >>> 2, L.byteLength >>> 2);
+  if (!LITTLE_ENDIAN) swapWords(w, L.p4Offset >>> 2, L.byteLength >>> 2);
   writeBxHeader(new DataView(out.buffer), L);
-  out.set(widths, L.widthMapOffset);
+  for (let g = 0; g < nGroups; g++) out[L.widthMapOffset + (g >>> 2)] |= (widths[g] - 2) << ((g & 3) * 2);
   return out;
 }
 
@@ -286,11 +297,12 @@ function deriveSecondOrder(scales: Float32Array, L: BxLayout): BxSecondOrderPara
 
 /**
  * Validates a blob and returns views of its tables. Checks: length, magic,
- * version, reserved bytes, every header field against the size formulas of
- * SPEC.md §3 (so every offset lies inside the blob), the width map, finite
- * f16 scales and second-order parameters, and the outlier table (monotone
- * row starts, sorted in-range columns, finite f16 values, codes equal to the
- * zero). Throws ModelFormatError naming `name`; never reads out of bounds.
+ * version, every header field against its range and the size formulas of
+ * SPEC.md §3 (so every offset lies inside the blob), the width map and its
+ * padding, finite f16 scales and second-order parameters, and the outlier
+ * table (sorted in-range columns, finite non-zero f16 values, zero padding
+ * slots after the entries, codes equal to the zero). Throws ModelFormatError
+ * naming `name`; never reads out of bounds.
  */
 export function parseBx(bytes: Uint8Array, name = 'bx matrix'): BxView {
   const fail = (problem: string): never => {
@@ -305,23 +317,30 @@ export function parseBx(bytes: Uint8Array, name = 'bx matrix'): BxView {
   if (magic !== BX_MAGIC) fail(`not a bx blob (magic 0x${magic.toString(16).padStart(8, '0')}, expected 'BXMF')`);
   const version = dv.getUint16(H.version, true);
   if (version !== BX_VERSION) fail(`unsupported bx format version ${version} (this build reads version ${BX_VERSION})`);
-  if (dv.getUint16(H.headerBytes, true) !== BX_HEADER_BYTES) fail(`header size ${dv.getUint16(H.headerBytes, true)} must be ${BX_HEADER_BYTES} in version 1`);
-  for (let i = H.reserved; i < BX_HEADER_BYTES; i++) if (bytes[i] !== 0) fail(`reserved header byte ${i} is ${bytes[i]}, must be 0`);
-  const flags = u32(H.flags);
+  const flags = bytes[H.flags];
   if ((flags & ~BX_FLAG_SECOND_ORDER) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
   const secondOrder = (flags & BX_FLAG_SECOND_ORDER) !== 0;
   const rows = u32(H.rows);
   const cols = u32(H.cols);
   const groupSize = dv.getUint16(H.groupSize, true);
-  const scaleBits = dv.getUint8(H.scaleBits);
-  const rowAlign = dv.getUint8(H.rowAlign);
-  const nGroups = u32(H.nGroups);
+  const scaleBits = bytes[H.scaleBits];
+  const superRows = bytes[H.superRows];
+  const superGroups = bytes[H.superGroups];
   const byteLength = u32(H.byteLength);
   if (byteLength !== bytes.byteLength) fail(`header says ${byteLength} bytes but the blob has ${bytes.byteLength}; truncated or corrupt`);
-  if (groupSize === 0 || cols === 0 || nGroups !== Math.ceil(cols / groupSize)) fail(`group count ${nGroups} does not match ${cols} columns in groups of ${groupSize}`);
-  if (BX_HEADER_BYTES + nGroups > bytes.byteLength) fail(`width map of ${nGroups} groups extends past the blob`);
-  const widths = bytes.subarray(BX_HEADER_BYTES, BX_HEADER_BYTES + nGroups);
-  if (!secondOrder && (scaleBits !== 0 || u32(H.superRows) !== 0 || u32(H.superGroups) !== 0)) {
+  if (groupSize !== 32 && groupSize !== 64 && groupSize !== 128) fail(`group size ${groupSize} must be 32, 64 or 128`);
+  if (cols < 1 || cols > BX_MAX_DIM || rows < 1 || rows > BX_MAX_DIM) fail(`invalid shape [${rows}, ${cols}]`);
+  const nGroups = Math.ceil(cols / groupSize);
+  const mapEnd = BX_HEADER_BYTES + Math.ceil(nGroups / 4);
+  if (mapEnd > bytes.byteLength) fail(`width map of ${nGroups} groups extends past the blob`);
+  const widths = new Uint8Array(nGroups);
+  for (let g = 0; g < nGroups; g++) {
+    const code = (bytes[BX_HEADER_BYTES + (g >>> 2)] >>> ((g & 3) * 2)) & 3;
+    if (code === 3) fail(`column group ${g} has width code 3 (widths are 2, 3, 4)`);
+    widths[g] = 2 + code;
+  }
+  if (nGroups % 4 !== 0 && bytes[mapEnd - 1] >>> ((nGroups % 4) * 2) !== 0) fail('width map padding bits are not 0');
+  if (!secondOrder && (scaleBits !== 0 || superRows !== 0 || superGroups !== 0)) {
     fail('scale bits and super-group must be 0 when second-order scales are off');
   }
   const L = bxLayout(
@@ -332,32 +351,13 @@ export function parseBx(bytes: Uint8Array, name = 'bx matrix'): BxView {
       widths,
       secondOrder,
       scaleBits,
-      superGroup: secondOrder ? { rows: u32(H.superRows), groups: u32(H.superGroups) } : undefined,
-      rowAlign: rowAlign as BxRowAlign,
-      outliers: u32(H.nOutliers),
+      superGroup: secondOrder ? { rows: superRows, groups: superGroups } : undefined,
+      outlierSlots: u32(H.outlierSlots),
     },
     name,
   );
-  const check = (field: keyof typeof H & keyof BxLayout) => {
-    const stored = u32(H[field]);
-    if (stored !== L[field]) fail(`header field ${field} is ${stored}, the layout needs ${L[field]}`);
-  };
-  check('count2');
-  check('count3');
-  check('count4');
-  check('widthMapOffset');
-  check('rowsOffset');
-  check('rowStride');
-  check('p4Offset');
-  check('p2Offset');
-  check('p1Offset');
-  check('metaOffset');
-  check('metaBits');
-  check('s2Offset');
-  check('outlierRowStartOffset');
-  check('outlierEntriesOffset');
   if (L.byteLength !== bytes.byteLength) fail(`blob has ${bytes.byteLength} bytes, the layout needs ${L.byteLength}`);
-  for (let i = BX_HEADER_BYTES + nGroups; i < L.rowsOffset; i++) if (bytes[i] !== 0) fail(`width map padding byte ${i} is not 0`);
+  for (let i = mapEnd; i < L.p4Offset; i++) if (bytes[i] !== 0) fail(`width map padding byte ${i} is not 0`);
 
   let words: Uint32Array;
   if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
@@ -367,14 +367,14 @@ export function parseBx(bytes: Uint8Array, name = 'bx matrix'): BxView {
     for (let i = 0; i < words.length; i++) words[i] = dv.getUint32(i * 4, true);
   }
   const tables = bxGroupTables(widths, L.scaleFieldBits);
-  const view: BxView = { name, bytes, layout: L, widths, words, ...tables };
+  const view: BxView = { name, bytes, layout: L, widths, words, ...tables, outlierCount: 0 };
 
   // Scales: f16 fields must be finite; second-order d and m too.
   if (!secondOrder) {
     for (let r = 0; r < rows; r++) {
-      const meta = (L.rowsOffset + r * L.rowStride + L.metaOffset) >>> 2;
+      const [meta, bit0] = metaBase(L, r);
       for (let g = 0; g < nGroups; g++) {
-        const h = readBits(words, meta, g * 16, 16);
+        const h = readBits(words, meta, bit0 + g * 16, 16);
         if ((h & 0x7c00) === 0x7c00) fail(`scale of row ${r}, group ${g} is not finite (f16 0x${h.toString(16)})`);
       }
     }
@@ -385,32 +385,44 @@ export function parseBx(bytes: Uint8Array, name = 'bx matrix'): BxView {
       if ((v & 0x7c00) === 0x7c00 || ((v >>> 16) & 0x7c00) === 0x7c00) fail(`second-order parameters of tile ${t} are not finite (0x${v.toString(16)})`);
     }
   }
-  // Outliers.
-  if (L.nOutliers > 0) {
-    const rs = L.outlierRowStartOffset >>> 2;
-    const en = L.outlierEntriesOffset >>> 2;
-    if (words[rs] !== 0) fail(`outlier row table starts at ${words[rs]}, must be 0`);
-    if (words[rs + rows] !== L.nOutliers) fail(`outlier row table ends at ${words[rs + rows]}, header says ${L.nOutliers} outliers`);
+  // Outliers (ELL): per row, entries with strictly increasing columns, then zero words.
+  let count = 0;
+  const C = L.outlierSlots;
+  if (C > 0) {
+    const en = L.outlierOffset >>> 2;
     for (let r = 0; r < rows; r++) {
-      const a = words[rs + r];
-      const b = words[rs + r + 1];
-      if (b < a || b > L.nOutliers) fail(`outlier row table entry ${r + 1} (${b}) is not in ${a}..${L.nOutliers}`);
       let prev = -1;
-      for (let k = a; k < b; k++) {
-        const e = words[en + k];
+      let padding = false;
+      for (let j = 0; j < C; j++) {
+        const e = words[en + r * C + j];
+        if (e === 0) {
+          padding = true;
+          continue;
+        }
+        if (padding) fail(`outlier slot ${j} of row ${r} follows an empty slot (entries must come first)`);
         const c = e & 0xffff;
-        if (c >= cols) fail(`outlier ${k} (row ${r}) has column ${c} outside 0..${cols - 1}`);
+        const h = e >>> 16;
+        if (c >= cols) fail(`outlier slot ${j} of row ${r} has column ${c} outside 0..${cols - 1}`);
         if (c <= prev) fail(`outliers of row ${r} are not in strictly increasing column order`);
         prev = c;
-        if (((e >>> 16) & 0x7c00) === 0x7c00) fail(`outlier ${k} (row ${r}, col ${c}) value is not finite`);
+        if ((h & 0x7c00) === 0x7c00) fail(`outlier of row ${r}, col ${c} is not finite (f16 0x${h.toString(16)})`);
+        if ((h & 0x7fff) === 0) fail(`outlier of row ${r}, col ${c} has value 0 (zero weights need no outlier)`);
         const g = (c / groupSize) | 0;
         const q = readCode(view, r, c);
-        const z = readBits(words, (L.rowsOffset + r * L.rowStride + L.metaOffset) >>> 2, tables.zeroBit[g], widths[g]);
+        const [meta, bit0] = metaBase(L, r);
+        const z = readBits(words, meta, bit0 + tables.zeroBit[g], widths[g]);
         if (q !== z) fail(`code ${q} at outlier row ${r}, col ${c} must equal the group's zero ${z}`);
+        count++;
       }
     }
   }
-  return view;
+  return { ...view, outlierCount: count };
+}
+
+/** First word of row r's meta bits and the bit offset of the row inside it. */
+export function metaBase(L: BxLayout, r: number): [number, number] {
+  const bit = r * L.metaBits;
+  return [(L.metaOffset >>> 2) + Math.floor(bit / 32), bit % 32];
 }
 
 /** Code at (r, c) (reads the planes; no bounds checks beyond the view's). */
@@ -419,12 +431,11 @@ export function readCode(v: BxView, r: number, c: number): number {
   const G = L.groupSize;
   const g = (c / G) | 0;
   const i = c - g * G;
-  const rowWord = (L.rowsOffset + r * L.rowStride) >>> 2;
   const w = v.words;
   const b = v.widths[g];
-  if (b === 4) return (w[rowWord + (L.p4Offset >>> 2) + v.slot4[g] * (G / 8) + (i >>> 3)] >>> ((i & 7) * 4)) & 15;
-  let q = (w[rowWord + (L.p2Offset >>> 2) + v.slot2[g] * (G / 16) + (i >>> 4)] >>> ((i & 15) * 2)) & 3;
-  if (b === 3) q |= ((w[rowWord + (L.p1Offset >>> 2) + v.slot1[g] * (G / 32) + (i >>> 5)] >>> (i & 31)) & 1) << 2;
+  if (b === 4) return (w[(L.p4Offset >>> 2) + r * L.p4RowWords + v.slot4[g] * (G / 8) + (i >>> 3)] >>> ((i & 7) * 4)) & 15;
+  let q = (w[(L.p2Offset >>> 2) + r * L.p2RowWords + v.slot2[g] * (G / 16) + (i >>> 4)] >>> ((i & 15) * 2)) & 3;
+  if (b === 3) q |= ((w[(L.p1Offset >>> 2) + r * L.p1RowWords + v.slot1[g] * (G / 32) + (i >>> 5)] >>> (i & 31)) & 1) << 2;
   return q;
 }
 
@@ -445,18 +456,18 @@ export function bxRowParams(v: BxView, r: number, scales: Float32Array, zeros: F
   const L = v.layout;
   const w = v.words;
   const lut = f16Lut();
-  const meta = (L.rowsOffset + r * L.rowStride + L.metaOffset) >>> 2;
+  const [meta, bit0] = metaBase(L, r);
   const F = L.scaleFieldBits;
   if (!L.secondOrder) {
-    for (let g = 0; g < L.nGroups; g++) scales[g] = lut[readBits(w, meta, g * 16, 16)];
+    for (let g = 0; g < L.nGroups; g++) scales[g] = lut[readBits(w, meta, bit0 + g * 16, 16)];
   } else {
     const s2 = (L.s2Offset >>> 2) + Math.floor(r / L.superRows) * L.tileCols;
     for (let g = 0; g < L.nGroups; g++) {
       const p = w[s2 + Math.floor(g / L.superGroups)];
-      scales[g] = secondOrderScale(lut[p & 0xffff], readBits(w, meta, g * F, F), lut[p >>> 16]);
+      scales[g] = secondOrderScale(lut[p & 0xffff], readBits(w, meta, bit0 + g * F, F), lut[p >>> 16]);
     }
   }
-  for (let g = 0; g < L.nGroups; g++) zeros[g] = readBits(w, meta, v.zeroBit[g], v.widths[g]);
+  for (let g = 0; g < L.nGroups; g++) zeros[g] = readBits(w, meta, bit0 + v.zeroBit[g], v.widths[g]);
 }
 
 function asView(src: Uint8Array | BxView, name: string): BxView {
@@ -488,12 +499,13 @@ export function dequantizeBxRows(v: BxView, r0: number, count: number, out: Floa
   const zeros = tmp.subarray(nGroups, 2 * nGroups);
   const w = v.words;
   const lut = f16Lut();
-  const p4 = L.p4Offset >>> 2;
-  const p2 = L.p2Offset >>> 2;
-  const p1 = L.p1Offset >>> 2;
+  const C = L.outlierSlots;
+  const en = L.outlierOffset >>> 2;
   for (let r = r0; r < r0 + count; r++) {
     bxRowParams(v, r, scales, zeros);
-    const rowWord = (L.rowsOffset + r * L.rowStride) >>> 2;
+    const p4 = (L.p4Offset >>> 2) + r * L.p4RowWords;
+    const p2 = (L.p2Offset >>> 2) + r * L.p2RowWords;
+    const p1 = (L.p1Offset >>> 2) + r * L.p1RowWords;
     const rowOut = offset + (r - r0) * K;
     for (let g = 0; g < nGroups; g++) {
       const s = scales[g];
@@ -503,54 +515,55 @@ export function dequantizeBxRows(v: BxView, r0: number, count: number, out: Floa
       const o = rowOut + c0;
       const b = v.widths[g];
       if (b === 4) {
-        const base = rowWord + p4 + v.slot4[g] * (G >>> 3);
+        const base = p4 + v.slot4[g] * (G >>> 3);
         for (let i = 0; i < m; i++) out[o + i] = fround(s * (((w[base + (i >>> 3)] >>> ((i & 7) << 2)) & 15) - z));
       } else if (b === 2) {
-        const base = rowWord + p2 + v.slot2[g] * (G >>> 4);
+        const base = p2 + v.slot2[g] * (G >>> 4);
         for (let i = 0; i < m; i++) out[o + i] = fround(s * (((w[base + (i >>> 4)] >>> ((i & 15) << 1)) & 3) - z));
       } else {
-        const base = rowWord + p2 + v.slot2[g] * (G >>> 4);
-        const hb = rowWord + p1 + v.slot1[g] * (G >>> 5);
+        const base = p2 + v.slot2[g] * (G >>> 4);
+        const hb = p1 + v.slot1[g] * (G >>> 5);
         for (let i = 0; i < m; i++) {
           const q = ((w[base + (i >>> 4)] >>> ((i & 15) << 1)) & 3) | (((w[hb + (i >>> 5)] >>> (i & 31)) & 1) << 2);
           out[o + i] = fround(s * (q - z));
         }
       }
     }
-    if (L.nOutliers > 0) {
-      const rs = L.outlierRowStartOffset >>> 2;
-      const en = L.outlierEntriesOffset >>> 2;
-      for (let k = w[rs + r]; k < w[rs + r + 1]; k++) {
-        const e = w[en + k];
-        out[rowOut + (e & 0xffff)] = lut[e >>> 16];
-      }
+    for (let j = 0; j < C; j++) {
+      const e = w[en + r * C + j];
+      if (e === 0) break;
+      out[rowOut + (e & 0xffff)] = lut[e >>> 16];
     }
   }
 }
 
-/** Unpacks the G codes (padding included) of group g of row r into `out`. */
+/**
+ * Unpacks the codes of group g of row r into `out` (G entries; for a partial
+ * last group, the stored padding codes up to the word boundary, then zeros).
+ */
 export function unpackGroupCodes(v: BxView, r: number, g: number, out: Uint8Array): void {
   const L = v.layout;
   const G = L.groupSize;
   const w = v.words;
-  const rowWord = (L.rowsOffset + r * L.rowStride) >>> 2;
+  const m = g === L.nGroups - 1 ? L.lastGroupCols : G;
+  out.fill(0, 0, G);
   const b = v.widths[g];
   if (b === 4) {
-    const base = rowWord + (L.p4Offset >>> 2) + v.slot4[g] * (G / 8);
-    for (let k = 0; k < G / 8; k++) {
+    const base = (L.p4Offset >>> 2) + r * L.p4RowWords + v.slot4[g] * (G / 8);
+    for (let k = 0; k < Math.ceil(m / 8); k++) {
       const x = w[base + k];
       for (let j = 0; j < 8; j++) out[k * 8 + j] = (x >>> (j * 4)) & 15;
     }
     return;
   }
-  const base = rowWord + (L.p2Offset >>> 2) + v.slot2[g] * (G / 16);
-  for (let k = 0; k < G / 16; k++) {
+  const base = (L.p2Offset >>> 2) + r * L.p2RowWords + v.slot2[g] * (G / 16);
+  for (let k = 0; k < Math.ceil(m / 16); k++) {
     const x = w[base + k];
     for (let j = 0; j < 16; j++) out[k * 16 + j] = (x >>> (j * 2)) & 3;
   }
   if (b === 3) {
-    const hb = rowWord + (L.p1Offset >>> 2) + v.slot1[g] * (G / 32);
-    for (let k = 0; k < G / 32; k++) {
+    const hb = (L.p1Offset >>> 2) + r * L.p1RowWords + v.slot1[g] * (G / 32);
+    for (let k = 0; k < Math.ceil(m / 32); k++) {
       const x = w[hb + k];
       for (let j = 0; j < 32; j++) out[k * 32 + j] |= ((x >>> j) & 1) << 2;
     }
@@ -560,13 +573,14 @@ export function unpackGroupCodes(v: BxView, r: number, g: number, out: Uint8Arra
 /** Calls fn(row, col, value) for every outlier, in (row, col) order. */
 export function applyOutliers(v: BxView, fn: (r: number, c: number, value: number) => void): void {
   const L = v.layout;
-  if (L.nOutliers === 0) return;
+  const C = L.outlierSlots;
+  if (C === 0) return;
   const lut = f16Lut();
-  const rs = L.outlierRowStartOffset >>> 2;
-  const en = L.outlierEntriesOffset >>> 2;
+  const en = L.outlierOffset >>> 2;
   for (let r = 0; r < L.rows; r++) {
-    for (let k = v.words[rs + r]; k < v.words[rs + r + 1]; k++) {
-      const e = v.words[en + k];
+    for (let j = 0; j < C; j++) {
+      const e = v.words[en + r * C + j];
+      if (e === 0) break;
       fn(r, e & 0xffff, lut[e >>> 16]);
     }
   }
@@ -607,8 +621,8 @@ export function decodeBx(src: Uint8Array | BxView, name = 'bx matrix'): BxMatrix
     zeros,
     outliers: { rows: Uint32Array.from(oRows), cols: Uint32Array.from(oCols), values: Float32Array.from(oVals) },
     secondOrder: L.secondOrder,
-    rowAlign: L.rowAlign,
   };
+  if (L.outlierSlots > 0) m.outlierSlots = L.outlierSlots;
   if (L.secondOrder) {
     const lut = f16Lut();
     const tiles = L.tileRows * L.tileCols;
@@ -619,8 +633,8 @@ export function decodeBx(src: Uint8Array | BxView, name = 'bx matrix'): BxMatrix
       so.m[t] = lut[v.words[s2 + t] >>> 16];
     }
     for (let r = 0; r < N; r++) {
-      const meta = (L.rowsOffset + r * L.rowStride + L.metaOffset) >>> 2;
-      for (let g = 0; g < nGroups; g++) so.codes[r * nGroups + g] = readBits(v.words, meta, g * L.scaleFieldBits, L.scaleFieldBits);
+      const [meta, bit0] = metaBase(L, r);
+      for (let g = 0; g < nGroups; g++) so.codes[r * nGroups + g] = readBits(v.words, meta, bit0 + g * L.scaleFieldBits, L.scaleFieldBits);
     }
     m.superGroup = { rows: L.superRows, groups: L.superGroups };
     m.scaleBits = L.scaleBits;

@@ -90,7 +90,7 @@ describe('bx tensors in GGUF', () => {
     const g = await readGguf(new MemoryByteSource('m.gguf', good));
     const info = g.tensor('blk.0.attn_q.weight')!;
     const corrupt = good.slice();
-    corrupt[info.offset + 100] ^= 0xff; // reserved header byte
+    corrupt[info.offset + 16] |= 0x80; // an unknown flag bit
     const g2 = await readGguf(new MemoryByteSource('m.gguf', corrupt));
     await expect(g2.readTensor('blk.0.attn_q.weight')).rejects.toThrow(ModelFormatError);
     // Corrupt the magic: readGguf itself fails typed.
@@ -99,7 +99,7 @@ describe('bx tensors in GGUF', () => {
     await expect(readGguf(new MemoryByteSource('m.gguf', badMagic))).rejects.toThrow(/not a bx blob/);
     // Header byteLength disagreeing with the tensor size.
     const badLen = good.slice();
-    badLen[info.offset + 96] ^= 0x10;
+    badLen[info.offset + 24] ^= 0x10; // byteLength
     await expect(readGguf(new MemoryByteSource('m.gguf', badLen))).rejects.toThrow(ModelFormatError);
   });
 });

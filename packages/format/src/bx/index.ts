@@ -1,5 +1,5 @@
 export * from './types.js';
-export { bxLayout, bxByteLength, bxLayoutBitsPerWeight, BX_HEADER, BX_FLAG_SECOND_ORDER, BX_MAX_BYTES, BX_MAX_OUTLIER_COLS } from './layout.js';
+export { bxLayout, bxByteLength, bxLayoutBitsPerWeight, BX_HEADER, BX_HEADER_FIELD_BYTES, BX_FLAG_SECOND_ORDER, BX_MAX_BYTES, BX_MAX_OUTLIER_COLS } from './layout.js';
 export { representableGroupParams, bxDequantValue, secondOrderScale, roundF16 } from './params.js';
 export {
   encodeBx,
@@ -15,6 +15,7 @@ export {
   applyOutliers,
   readCode,
   readBits,
+  metaBase,
 } from './codec.js';
 export { bxRng, randomBxMatrix, dequantizeBxMatrix, type RandomBxOptions } from './testing.js';
 export { quantizeBxRtn, type BxRtnOptions } from './rtn.js';

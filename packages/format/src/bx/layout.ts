@@ -1,5 +1,5 @@
 /**
- * Size formulas of the bx format (SPEC.md §3) and the fixed header.
+ * Size formulas of the bx format (SPEC.md §3) and the 28-byte header.
  */
 import { ModelFormatError } from '../errors.js';
 import {
@@ -8,14 +8,14 @@ import {
   BX_GROUP_SIZES,
   BX_HEADER_BYTES,
   BX_MAGIC,
+  BX_MAX_SUPER,
   BX_VERSION,
   type BxLayout,
   type BxLayoutParams,
-  type BxRowAlign,
 } from './types.js';
 
-/** Largest blob v1 can describe (offsets are u32). */
-export const BX_MAX_BYTES = 0xffffffff;
+/** Largest blob v1 can describe (byteLength is a u32). */
+export const BX_MAX_BYTES = 0xfffffff0;
 /** Largest row or column count. */
 export const BX_MAX_DIM = 0x7fffffff;
 /** Outlier column indices are u16. */
@@ -25,35 +25,31 @@ export const BX_MAX_OUTLIER_COLS = 65536;
 export const BX_HEADER = {
   magic: 0,
   version: 4,
-  headerBytes: 6,
-  flags: 8,
-  rows: 12,
-  cols: 16,
-  groupSize: 20,
-  scaleBits: 22,
-  rowAlign: 23,
-  nGroups: 24,
-  count2: 28,
-  count3: 32,
-  count4: 36,
-  superRows: 40,
-  superGroups: 44,
-  nOutliers: 48,
-  widthMapOffset: 52,
-  rowsOffset: 56,
-  rowStride: 60,
-  p4Offset: 64,
-  p2Offset: 68,
-  p1Offset: 72,
-  metaOffset: 76,
-  metaBits: 80,
-  s2Offset: 84,
-  outlierRowStartOffset: 88,
-  outlierEntriesOffset: 92,
-  byteLength: 96,
-  /** 100..127: reserved, zero. */
-  reserved: 100,
+  groupSize: 6,
+  rows: 8,
+  cols: 12,
+  flags: 16,
+  scaleBits: 17,
+  superRows: 18,
+  superGroups: 19,
+  outlierSlots: 20,
+  byteLength: 24,
 } as const;
+
+/** Size in bytes of each header field (for tools and fuzzers). */
+export const BX_HEADER_FIELD_BYTES: Readonly<Record<keyof typeof BX_HEADER, 1 | 2 | 4>> = {
+  magic: 4,
+  version: 2,
+  groupSize: 2,
+  rows: 4,
+  cols: 4,
+  flags: 1,
+  scaleBits: 1,
+  superRows: 1,
+  superGroups: 1,
+  outlierSlots: 4,
+  byteLength: 4,
+};
 
 export const BX_FLAG_SECOND_ORDER = 1;
 
@@ -87,8 +83,6 @@ export function bxLayout(p: BxLayoutParams, name = 'bx matrix'): BxLayout {
     else fail(`column group ${g} has width ${b} (must be 2, 3 or 4)`);
     sumWidths += b;
   }
-  const rowAlign: BxRowAlign = p.rowAlign ?? 16;
-  if (rowAlign !== 4 && rowAlign !== 16) fail(`row alignment ${String(rowAlign)} must be 4 or 16`);
   let scaleBits = 0;
   let superRows = 0;
   let superGroups = 0;
@@ -98,34 +92,38 @@ export function bxLayout(p: BxLayoutParams, name = 'bx matrix'): BxLayout {
     const sg = p.superGroup ?? BX_DEFAULT_SUPER_GROUP;
     superRows = sg.rows;
     superGroups = sg.groups;
-    if (!Number.isSafeInteger(superRows) || superRows < 1 || superRows > BX_MAX_DIM) fail(`super-group rows ${superRows} must be a positive integer`);
-    if (!Number.isSafeInteger(superGroups) || superGroups < 1 || superGroups > BX_MAX_DIM) fail(`super-group groups ${superGroups} must be a positive integer`);
+    if (!Number.isInteger(superRows) || superRows < 1 || superRows > BX_MAX_SUPER) fail(`super-group rows ${superRows} must be an integer in 1..${BX_MAX_SUPER}`);
+    if (!Number.isInteger(superGroups) || superGroups < 1 || superGroups > BX_MAX_SUPER) fail(`super-group groups ${superGroups} must be an integer in 1..${BX_MAX_SUPER}`);
   } else if (secondOrder !== false) {
     fail(`secondOrder must be a boolean`);
   }
-  const nOutliers = p.outliers;
-  if (!Number.isSafeInteger(nOutliers) || nOutliers < 0) fail(`outlier count ${nOutliers} must be a non-negative integer`);
-  if (nOutliers > 0 && cols > BX_MAX_OUTLIER_COLS) fail(`outliers need cols <= ${BX_MAX_OUTLIER_COLS} (u16 column index), got ${cols}`);
-  if (nOutliers > rows * cols) fail(`${nOutliers} outliers exceed the ${rows * cols} weights`);
+  const outlierSlots = p.outlierSlots;
+  if (!Number.isSafeInteger(outlierSlots) || outlierSlots < 0) fail(`outlier slots ${outlierSlots} must be a non-negative integer`);
+  if (outlierSlots > cols) fail(`${outlierSlots} outlier slots per row exceed the ${cols} columns`);
+  if (outlierSlots > 0 && cols > BX_MAX_OUTLIER_COLS) fail(`outliers need cols <= ${BX_MAX_OUTLIER_COLS} (u16 column index), got ${cols}`);
 
   const scaleFieldBits = secondOrder ? scaleBits : 16;
   const G = groupSize;
-  // Row record: 4-bit plane, 2-bit plane, 1-bit plane, meta bitstream.
-  const p4Offset = 0;
-  const p2Offset = p4Offset + (count4 * G) / 2;
-  const p1Offset = p2Offset + ((count2 + count3) * G) / 4;
-  const metaOffset = p1Offset + (count3 * G) / 8;
-  const metaBits = nGroups * scaleFieldBits + sumWidths;
-  const recordBytes = metaOffset + Math.ceil(metaBits / 32) * 4;
-  const rowStride = align(recordBytes, rowAlign);
+  const lastGroupCols = cols - (nGroups - 1) * G;
+  const lastWidth = widths[nGroups - 1];
+  // u32 words per row in each plane: full slots, the last group at its true length (rounded up to a word).
+  const words = (count: number, bits: number, lastIn: boolean) =>
+    lastIn ? (count - 1) * ((G * bits) / 32) + Math.ceil((lastGroupCols * bits) / 32) : count * ((G * bits) / 32);
+  const p4RowWords = words(count4, 4, lastWidth === 4);
+  const p2RowWords = words(count2 + count3, 2, lastWidth !== 4);
+  const p1RowWords = words(count3, 1, lastWidth === 3);
   const widthMapOffset = BX_HEADER_BYTES;
-  const rowsOffset = widthMapOffset + align(nGroups, 16);
-  const s2Offset = align(rowsOffset + rows * rowStride, 16);
+  const p4Offset = align(widthMapOffset + Math.ceil(nGroups / 4), 16);
+  const p2Offset = align(p4Offset + 4 * rows * p4RowWords, 16);
+  const p1Offset = align(p2Offset + 4 * rows * p2RowWords, 16);
+  const metaOffset = p1Offset + 4 * rows * p1RowWords;
+  const metaBits = nGroups * scaleFieldBits + sumWidths;
+  const metaWords = Math.ceil((rows * metaBits) / 32);
+  const s2Offset = metaOffset + 4 * metaWords;
   const tileRows = secondOrder ? Math.ceil(rows / superRows) : 0;
   const tileCols = secondOrder ? Math.ceil(nGroups / superGroups) : 0;
-  const outlierRowStartOffset = align(s2Offset + tileRows * tileCols * 4, 16);
-  const outlierEntriesOffset = align(outlierRowStartOffset + (nOutliers > 0 ? (rows + 1) * 4 : 0), 16);
-  const byteLength = align(outlierEntriesOffset + nOutliers * 4, 16);
+  const outlierOffset = s2Offset + 4 * tileRows * tileCols;
+  const byteLength = align(outlierOffset + 4 * rows * outlierSlots, 16);
   if (!Number.isSafeInteger(byteLength) || byteLength > BX_MAX_BYTES) fail(`blob of ${byteLength} bytes exceeds the ${BX_MAX_BYTES}-byte limit of format v1`);
   return {
     rows,
@@ -135,26 +133,27 @@ export function bxLayout(p: BxLayoutParams, name = 'bx matrix'): BxLayout {
     count2,
     count3,
     count4,
+    lastGroupCols,
     secondOrder,
     scaleFieldBits,
     scaleBits,
     superRows,
     superGroups,
-    rowAlign,
-    nOutliers,
+    outlierSlots,
     widthMapOffset,
-    rowsOffset,
-    rowStride,
     p4Offset,
     p2Offset,
     p1Offset,
+    p4RowWords,
+    p2RowWords,
+    p1RowWords,
     metaOffset,
     metaBits,
+    metaWords,
     s2Offset,
     tileRows,
     tileCols,
-    outlierRowStartOffset,
-    outlierEntriesOffset,
+    outlierOffset,
     byteLength,
     bitsPerWeight: (8 * byteLength) / (rows * cols),
   };
@@ -170,35 +169,18 @@ export function bxLayoutBitsPerWeight(p: BxLayoutParams): number {
   return bxLayout(p).bitsPerWeight;
 }
 
-/** Writes the 128-byte header of `l` into `out` (which starts at the blob's first byte). */
+/** Writes the 28-byte header of `l` (the width map is written separately). */
 export function writeBxHeader(dv: DataView, l: BxLayout): void {
   const H = BX_HEADER;
   dv.setUint32(H.magic, BX_MAGIC, true);
   dv.setUint16(H.version, BX_VERSION, true);
-  dv.setUint16(H.headerBytes, BX_HEADER_BYTES, true);
-  dv.setUint32(H.flags, l.secondOrder ? BX_FLAG_SECOND_ORDER : 0, true);
+  dv.setUint16(H.groupSize, l.groupSize, true);
   dv.setUint32(H.rows, l.rows, true);
   dv.setUint32(H.cols, l.cols, true);
-  dv.setUint16(H.groupSize, l.groupSize, true);
+  dv.setUint8(H.flags, l.secondOrder ? BX_FLAG_SECOND_ORDER : 0);
   dv.setUint8(H.scaleBits, l.scaleBits);
-  dv.setUint8(H.rowAlign, l.rowAlign);
-  dv.setUint32(H.nGroups, l.nGroups, true);
-  dv.setUint32(H.count2, l.count2, true);
-  dv.setUint32(H.count3, l.count3, true);
-  dv.setUint32(H.count4, l.count4, true);
-  dv.setUint32(H.superRows, l.superRows, true);
-  dv.setUint32(H.superGroups, l.superGroups, true);
-  dv.setUint32(H.nOutliers, l.nOutliers, true);
-  dv.setUint32(H.widthMapOffset, l.widthMapOffset, true);
-  dv.setUint32(H.rowsOffset, l.rowsOffset, true);
-  dv.setUint32(H.rowStride, l.rowStride, true);
-  dv.setUint32(H.p4Offset, l.p4Offset, true);
-  dv.setUint32(H.p2Offset, l.p2Offset, true);
-  dv.setUint32(H.p1Offset, l.p1Offset, true);
-  dv.setUint32(H.metaOffset, l.metaOffset, true);
-  dv.setUint32(H.metaBits, l.metaBits, true);
-  dv.setUint32(H.s2Offset, l.s2Offset, true);
-  dv.setUint32(H.outlierRowStartOffset, l.outlierRowStartOffset, true);
-  dv.setUint32(H.outlierEntriesOffset, l.outlierEntriesOffset, true);
+  dv.setUint8(H.superRows, l.superRows);
+  dv.setUint8(H.superGroups, l.superGroups);
+  dv.setUint32(H.outlierSlots, l.outlierSlots, true);
   dv.setUint32(H.byteLength, l.byteLength, true);
 }

@@ -5,7 +5,7 @@
  */
 import { ModelFormatError } from '../errors.js';
 import { representableGroupParams } from './params.js';
-import { BX_DEFAULT_GROUP_SIZE, type BxMatrix, type BxRowAlign, type BxSuperGroup, type BxWidth } from './types.js';
+import { BX_DEFAULT_GROUP_SIZE, type BxMatrix, type BxSuperGroup, type BxWidth } from './types.js';
 
 export interface BxRtnOptions {
   groupSize?: number;
@@ -14,7 +14,6 @@ export interface BxRtnOptions {
   secondOrder?: boolean;
   superGroup?: BxSuperGroup;
   scaleBits?: number;
-  rowAlign?: BxRowAlign;
 }
 
 /** Quantizes row-major values [rows, cols] to a BxMatrix by round-to-nearest over each group's min..max. */
@@ -69,7 +68,6 @@ export function quantizeBxRtn(values: ArrayLike<number>, rows: number, cols: num
     outliers: { rows: new Uint32Array(0), cols: new Uint32Array(0), values: new Float32Array(0) },
     secondOrder,
   };
-  if (options.rowAlign) m.rowAlign = options.rowAlign;
   if (secondOrder) {
     if (options.superGroup) m.superGroup = options.superGroup;
     if (options.scaleBits !== undefined) m.scaleBits = options.scaleBits;

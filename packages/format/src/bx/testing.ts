@@ -2,7 +2,7 @@
  * Deterministic random bx matrices for tests, test vectors and benchmarks.
  */
 import { representableGroupParams, roundF16 } from './params.js';
-import type { BxMatrix, BxRowAlign, BxSuperGroup, BxWidth } from './types.js';
+import type { BxMatrix, BxSuperGroup, BxWidth } from './types.js';
 
 /** mulberry32: small, fast, seedable. */
 export function bxRng(seed: number): () => number {
@@ -26,7 +26,6 @@ export interface RandomBxOptions {
   secondOrder?: boolean;
   superGroup?: BxSuperGroup;
   scaleBits?: number;
-  rowAlign?: BxRowAlign;
   /** Number of outliers (distinct random positions). */
   outliers?: number;
   seed?: number;
@@ -77,7 +76,6 @@ export function randomBxMatrix(o: RandomBxOptions): BxMatrix {
     outliers: { rows: Uint32Array.from(rows), cols: Uint32Array.from(cols), values: Float32Array.from(values) },
     secondOrder,
   };
-  if (o.rowAlign) m.rowAlign = o.rowAlign;
   if (secondOrder) {
     m.superGroup = o.superGroup;
     m.scaleBits = o.scaleBits;

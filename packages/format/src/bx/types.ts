@@ -24,8 +24,8 @@
 /** 'BXMF' read as a little-endian u32 (bytes 42 58 4D 46). */
 export const BX_MAGIC = 0x464d5842;
 export const BX_VERSION = 1;
-/** Fixed header size of format v1, bytes. */
-export const BX_HEADER_BYTES = 128;
+/** Fixed header size of format v1, bytes (the width map follows at this offset). */
+export const BX_HEADER_BYTES = 28;
 
 /** Bit widths a column group may have. */
 export type BxWidth = 2 | 3 | 4;
@@ -33,9 +33,6 @@ export const BX_WIDTHS: readonly BxWidth[] = [2, 3, 4];
 /** Group sizes (columns per group) format v1 allows. */
 export const BX_GROUP_SIZES: readonly number[] = [32, 64, 128];
 export const BX_DEFAULT_GROUP_SIZE = 64;
-
-/** Row alignment (bytes) of each row record: 16 for 128-bit vector loads (default), 4 for the most compact files. */
-export type BxRowAlign = 4 | 16;
 
 /**
  * A second-order block ("super-group"): `rows` consecutive rows × `groups`
@@ -50,12 +47,14 @@ export interface BxSuperGroup {
 export const BX_DEFAULT_SUPER_GROUP: Readonly<BxSuperGroup> = Object.freeze({ rows: 16, groups: 1 });
 /** Bits of a second-order scale code (2..8). */
 export const BX_DEFAULT_SCALE_BITS = 8;
+/** Largest super-group extent (rows or groups): the header stores each as a u8. */
+export const BX_MAX_SUPER = 255;
 
 /** Sparse 16-bit outliers: W[rows[i], cols[i]] = values[i] (replaces the quantized value). */
 export interface BxOutliers {
   rows: Uint32Array;
   cols: Uint32Array;
-  /** Must be exactly representable in f16 (encodeBx rejects others). */
+  /** Must be exactly representable in f16 and non-zero (encodeBx rejects others: a zero weight needs no outlier, code = zero gives it exactly). */
   values: Float32Array;
 }
 
@@ -67,7 +66,7 @@ export interface BxOutliers {
 export interface BxMatrix {
   rows: number;
   cols: number;
-  /** 32, 64 or 128. cols need not be a multiple: the last group is partial (padded with code 0 in the file). */
+  /** 32, 64 or 128. cols need not be a multiple: the last group is partial (stored at its true length, padded to a u32 word). */
   groupSize: number;
   /** Per column group (ceil(cols / groupSize) entries): 2, 3 or 4. */
   widths: Uint8Array;
@@ -84,8 +83,12 @@ export interface BxMatrix {
   superGroup?: BxSuperGroup;
   /** Second-order scale code bits, 2..8 (default 8); ignored when secondOrder is false. */
   scaleBits?: number;
-  /** Row record alignment in bytes (default 16). */
-  rowAlign?: BxRowAlign;
+  /**
+   * Outlier slots per row (SPEC.md §3.6, ELL layout: every row has the same
+   * number of slots; unused slots are zero words). Default: the largest
+   * number of outliers in any row. Must be at least that.
+   */
+  outlierSlots?: number;
   /**
    * The exact second-order parameters (as returned by representableGroupParams).
    * When given, encodeBx stores them and checks that every scale equals
@@ -137,14 +140,13 @@ export interface BxLayoutParams {
   secondOrder: boolean;
   superGroup?: BxSuperGroup;
   scaleBits?: number;
-  rowAlign?: BxRowAlign;
-  /** Number of outliers. */
-  outliers: number;
+  /** Outlier slots per row (0: no outlier table). */
+  outlierSlots: number;
 }
 
 /**
- * Byte layout of one blob (all offsets in bytes from the start of the blob,
- * row-record offsets relative to the start of a row record). SPEC.md §3.
+ * Byte layout of one blob (all offsets in bytes from the start of the blob).
+ * SPEC.md §3.
  */
 export interface BxLayout {
   rows: number;
@@ -155,6 +157,8 @@ export interface BxLayout {
   count2: number;
   count3: number;
   count4: number;
+  /** Columns of the last group (= groupSize unless cols is not a multiple of it). */
+  lastGroupCols: number;
   secondOrder: boolean;
   /** 16 (f16 scales) or scaleBits (second-order codes). */
   scaleFieldBits: number;
@@ -162,27 +166,30 @@ export interface BxLayout {
   scaleBits: number;
   superRows: number;
   superGroups: number;
-  rowAlign: BxRowAlign;
-  nOutliers: number;
-  /** = BX_HEADER_BYTES. */
+  /** Outlier slots per row (0: none). */
+  outlierSlots: number;
+  /** = BX_HEADER_BYTES: the 2-bit width map. */
   widthMapOffset: number;
-  /** Offset of row record 0. */
-  rowsOffset: number;
-  rowStride: number;
-  /** Inside a row record: the 4-bit plane, the 2-bit plane (2- and 3-bit groups), the 1-bit plane (3-bit groups), the meta bitstream. */
+  /** The code planes: 4-bit (4-bit groups), 2-bit (low bits of 2- and 3-bit groups), 1-bit (high bit of 3-bit groups). 16-byte aligned. */
   p4Offset: number;
   p2Offset: number;
   p1Offset: number;
+  /** u32 words per row in each plane (rows are dense: row r starts at word r * rowWords of the plane). */
+  p4RowWords: number;
+  p2RowWords: number;
+  p1RowWords: number;
+  /** The meta bitstream: per row metaBits bits (scale fields then zero fields), rows back to back. */
   metaOffset: number;
-  /** Bits of the meta bitstream of one row: nGroups * scaleFieldBits + Σ widths. */
+  /** Bits of one row's meta: nGroups * scaleFieldBits + Σ widths. */
   metaBits: number;
+  /** u32 words of the meta plane: ceil(rows * metaBits / 32). */
+  metaWords: number;
   /** Second-order table [tileRows][tileCols] of u32 (f16 d | f16 m << 16); 0 bytes when off. */
   s2Offset: number;
   tileRows: number;
   tileCols: number;
-  /** Outlier row-start table u32[rows + 1] and entries u32[nOutliers] (both absent, 0 bytes, when nOutliers = 0). */
-  outlierRowStartOffset: number;
-  outlierEntriesOffset: number;
+  /** Outlier table: rows * outlierSlots u32 entries (f16 value << 16 | column), row-major. */
+  outlierOffset: number;
   byteLength: number;
   /** 8 * byteLength / (rows * cols). */
   bitsPerWeight: number;
@@ -193,7 +200,7 @@ export interface BxView {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly layout: BxLayout;
-  /** Width of each column group. */
+  /** Width of each column group (expanded from the 2-bit width map). */
   readonly widths: Uint8Array;
   /**
    * The blob as little-endian u32 words (a view when the blob is 4-byte
@@ -206,8 +213,10 @@ export interface BxView {
   readonly slot1: Int32Array;
   /** Per group: slot in the 4-bit plane (4-bit groups), else -1. */
   readonly slot4: Int32Array;
-  /** Per group: bit offset of its zero field inside a row's meta bitstream. */
+  /** Per group: bit offset of its zero field inside a row's meta bits. */
   readonly zeroBit: Int32Array;
+  /** Number of real (non-padding) outlier entries. */
+  readonly outlierCount: number;
 }
 
 /**

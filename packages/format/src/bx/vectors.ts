@@ -30,9 +30,14 @@ export const BX_VECTOR_SPECS: readonly BxVectorSpec[] = [
     options: { rows: 8, cols: 160, groupSize: 32, widths: [2, 4, 3, 2, 2], seed: 16 },
   },
   {
-    name: 'row-align-4',
-    description: 'row records aligned to 4 bytes, 8-bit second-order codes (default 16x1 tiles), 2 outliers, partial group',
-    options: { rows: 3, cols: 40, groupSize: 32, widths: [3, 2], secondOrder: true, rowAlign: 4, outliers: 2, seed: 17 },
+    name: 'partial-3bit',
+    description: 'a partial last group of width 3 (40 = 32 + 8 columns), 8-bit second-order codes (default 16x1 tiles), 2 outliers',
+    options: { rows: 3, cols: 40, groupSize: 32, widths: [2, 3], secondOrder: true, outliers: 2, seed: 17 },
+  },
+  {
+    name: 'partial-4bit',
+    description: 'a partial last group of width 4 (100 = 64 + 36 columns: 4.5 words, stored as 5), f16 scales',
+    options: { rows: 3, cols: 100, widths: [2, 4], seed: 18 },
   },
 ];
 
@@ -67,7 +72,8 @@ export interface BxVectorJson {
     secondOrder: boolean;
     superGroup?: { rows: number; groups: number };
     scaleBits?: number;
-    rowAlign: number;
+    /** Outlier slots per row (0: none). */
+    outlierSlots: number;
     secondOrderParams?: { dF32Hex: string[]; mF32Hex: string[]; codes: number[] };
   };
   /** rows*cols dequantized values, row-major, as f32 bits. */
@@ -100,7 +106,7 @@ export function vectorJson(spec: BxVectorSpec, blob: Uint8Array): BxVectorJson {
       outliers: { rows: Array.from(m.outliers.rows), cols: Array.from(m.outliers.cols), valuesF32Hex: hex(m.outliers.values) },
       secondOrder: m.secondOrder,
       ...(m.secondOrder ? { superGroup: m.superGroup, scaleBits: m.scaleBits } : {}),
-      rowAlign: m.rowAlign ?? 16,
+      outlierSlots: m.outlierSlots ?? 0,
       ...(m.secondOrderParams
         ? { secondOrderParams: { dF32Hex: hex(m.secondOrderParams.d), mF32Hex: hex(m.secondOrderParams.m), codes: Array.from(m.secondOrderParams.codes) } }
         : {}),
@@ -123,8 +129,8 @@ export function matrixFromJson(j: BxVectorJson): BxMatrix {
     zeros: Float32Array.from(x.zeros),
     outliers: { rows: Uint32Array.from(x.outliers.rows), cols: Uint32Array.from(x.outliers.cols), values: fromHex(x.outliers.valuesF32Hex) },
     secondOrder: x.secondOrder,
-    rowAlign: x.rowAlign as 4 | 16,
   };
+  if (x.outlierSlots > 0) m.outlierSlots = x.outlierSlots;
   if (x.superGroup) m.superGroup = x.superGroup;
   if (x.scaleBits !== undefined) m.scaleBits = x.scaleBits;
   if (x.secondOrderParams) {

@@ -210,7 +210,7 @@ export async function readGguf(source: ByteSource, options: ReadOptions = {}): P
 
 /**
  * Tensors listed in `bitexit.bx.tensors` are bx blobs (SPEC.md §7): 1-D I8
- * tensors whose first 128 bytes are a bx header. Their info gets dtype 'bx'
+ * tensors whose first 28 bytes are a bx header. Their info gets dtype 'bx'
  * and the logical shape [rows, cols]; the full blob is validated by
  * readTensor (parseBx).
  */

@@ -50,6 +50,8 @@ export interface MatrixQuantOptions {
   rounder?: ParamRounder;
   /** Number of 16-bit outliers to keep (default 0). */
   outliers?: number;
+  /** At most this many per row (default ⌈2·outliers/rows⌉; the file gives every row this many slots). */
+  outliersPerRow?: number;
   /** Widths whose groups may hold outliers (default [2]). */
   outlierWidths?: readonly number[];
   gptq?: GptqOptions;
@@ -60,7 +62,7 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, o: M
   if (widths.length !== groupCount(cols, groupSize)) throw new RangeError(`widths has ${widths.length} entries, expected ${groupCount(cols, groupSize)}`);
   const fitted = fitMatrix(w, rows, cols, groupSize, widths, o.hdiag, { clipGrid: o.clip === false ? [0] : (o.clipGrid ?? DEFAULT_CLIP_GRID) });
   const params = (o.rounder ?? f16ParamRounder)({ rows, groups: fitted.groups, scales: fitted.scales, zeros: fitted.zeros }, widths);
-  const sel = selectOutliers(w, rows, cols, groupSize, widths, params, o.hdiag, o.outliers ?? 0, { eligibleWidths: o.outlierWidths });
+  const sel = selectOutliers(w, rows, cols, groupSize, widths, params, o.hdiag, o.outliers ?? 0, { eligibleWidths: o.outlierWidths, perRowCap: o.outliersPerRow });
   let codes: Uint8Array;
   let outliers: QuantizedMatrix['outliers'];
   if (o.hessian) {
