@@ -23,7 +23,7 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
     if (b.dtype !== 'f32') fail(i, op, `${role} '${b.label}' must be f32`);
     if (needRows && !rowsOk(b)) fail(i, op, `${role} '${b.label}' has ${b.shape[0]} rows, the op needs ${need}`);
   };
-  const weightOk = (i: number, op: Op, w: DeviceWeight) => {
+  const weightOk = (op: Op, w: DeviceWeight) => {
     if (!caps.weightDTypes.includes(w.dtype)) {
       throw new UnsupportedOpError(`${op.kind}[${w.dtype}]`, caps.name, `weight '${w.name}' is ${w.dtype}`);
     }
@@ -37,7 +37,7 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
     need = fixed ?? program.maxRows;
     switch (op.kind) {
       case 'embed': {
-        weightOk(i, op, op.table);
+        weightOk(op, op.table);
         if (op.table.shape.length !== 2) fail(i, op, 'table must be 2-D');
         if (op.ids.dtype !== 'i32' || !rowsOk(op.ids) || cols(op.ids) !== 1) fail(i, op, 'ids must be i32 [rows, 1]');
         f32(i, op, op.out, 'out');
@@ -45,7 +45,7 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
         break;
       }
       case 'rmsnorm': {
-        weightOk(i, op, op.weight);
+        weightOk(op, op.weight);
         f32(i, op, op.x, 'x');
         f32(i, op, op.out, 'out');
         if (op.weight.shape.length !== 1 || op.weight.shape[0] !== cols(op.x) || cols(op.out) !== cols(op.x)) {
@@ -55,7 +55,7 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
         break;
       }
       case 'matmul': {
-        weightOk(i, op, op.weight);
+        weightOk(op, op.weight);
         f32(i, op, op.x, 'x');
         f32(i, op, op.out, 'out');
         const [n, k] = op.weight.shape;
@@ -64,7 +64,7 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
         if (cols(op.out) !== n) fail(i, op, `out has ${cols(op.out)} cols, weight '${op.weight.name}' gives ${n}`);
         if (op.x.id === op.out.id) fail(i, op, 'out must not alias x');
         if (op.bias) {
-          weightOk(i, op, op.bias);
+          weightOk(op, op.bias);
           if (op.bias.shape.length !== 1 || op.bias.shape[0] !== n) fail(i, op, `bias must be [${n}]`);
         }
         break;

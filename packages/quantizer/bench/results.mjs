@@ -4,7 +4,7 @@
  * `npm run bench` (runs through vite-node so the workspace sources are used,
  * no build needed). Writes bench-results/quant.json and bench-results/quant.md.
  *
- *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring] [--full]
+ *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring[,substring…]] [--full]
  *
  * Protocol: perplexity with the engine (llama-perplexity's protocol, ctx 256)
  * on the FIRST 80% of fixtures/text/tinystories-dev.txt, at most N chunks
@@ -75,6 +75,10 @@ const ALL_CONFIGS = [
   ['ablation 3.3: act-order', ours(3.3, { actOrder: true })],
   ['ablation 3.3: absolute sensitivity', ours(3.3, { sensitivity: 'absolute' })],
   ['ablation 3.3: embeddings f16', ours(3.3, { embeddingDType: 'f16' })],
+  ['ablation 2.9: + outliers 0.5%', ours(2.9, { outliers: 0.005 })],
+  ['ablation 2.9: group size 32', ours(2.9, { groupSize: 32 })],
+  ['ablation 3.3: group size 32', ours(3.3, { groupSize: 32 })],
+  ['ablation 2.9: 6-bit second-order codes', ours(2.9, { scaleBits: 6 })],
 ];
 // The default run: the essential points (the whole list with --full).
 const ESSENTIAL = new Set([
@@ -83,7 +87,7 @@ const ESSENTIAL = new Set([
   'ablation 3.3: widths 2,4 only', 'ablation 3.3: + outliers 0.5%', 'ablation 3.3: no second-order',
   'ablation 3.3: no clipping', 'ablation 3.3: no GPTQ',
 ]);
-const CONFIGS = args.includes('--full') ? ALL_CONFIGS : ALL_CONFIGS.filter(([name]) => ESSENTIAL.has(name));
+const CONFIGS = args.includes('--full') || only ? ALL_CONFIGS : ALL_CONFIGS.filter(([name]) => ESSENTIAL.has(name));
 
 async function perplexity(path) {
   const backend = await createCpuBackend();
@@ -111,7 +115,7 @@ for (const key of wanted) {
   const m = MODELS[key];
   if (!m) continue;
   for (const [name, cfg] of CONFIGS) {
-    if (only && !name.includes(only)) continue;
+    if (only && !only.split(',').some((o) => name.includes(o))) continue;
     const row = { model: m.label, config: name, options: cfg };
     try {
       if (!cfg) {

@@ -72,7 +72,8 @@ export class Model {
   private constructor(
     private readonly source: ModelSource,
     readonly backend: Backend,
-    private readonly weights: ModelWeights,
+    /** @internal Device-resident weights, for extensions that build their own programs (SpecEE). */
+    readonly weights: ModelWeights,
     private readonly uploaded: DeviceWeight[],
     private readonly buffers: ModelBuffers,
     private readonly programs: ModelPrograms,

@@ -1,5 +1,4 @@
 import type { ByteSource } from '../byte-source.js';
-import { ModelFormatError } from '../errors.js';
 import { RangeReader } from '../internal/range-reader.js';
 
 export interface Llama2cTokenizerData {
