@@ -148,7 +148,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--calib <file>', 'calibration text (enables GPTQ and Hessian-weighted allocation; without it: round-to-nearest, H = I)')
     .option('--calib-tokens <n>', 'calibration tokens (sequences of 256)', positiveInt, 2048)
     .option('--group-size <g>', 'columns per group: 32, 64 or 128', positiveInt, 64)
-    .option('--outliers <fraction>', 'fraction of weights kept as 16-bit outliers inside 2-bit groups', unitInterval, 0)
+    .option('--outliers <fraction>', 'fraction of weights kept as 16-bit outliers inside 2-bit groups (round(F·cols) slots per row)', unitInterval, 0)
     .option('--no-gptq', 'round-to-nearest even with calibration')
     .option('--act-order', 'GPTQ in descending Hessian-diagonal order (static groups)')
     .option('--no-second-order', 'store every scale as f16 instead of second-order codes')

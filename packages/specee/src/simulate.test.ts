@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Trace } from './collect.js';
+import { layerSamples, type Trace } from './collect.js';
 import { ExitPredictor } from './predictor.js';
 import { ExitScheduler } from './schedule.js';
 import { simulateExits } from './simulate.js';
@@ -73,5 +73,32 @@ describe('simulateExits', () => {
     expect(sched.history).toEqual([2, 0, 0]);
     const again = simulateExits(trace(rows.slice(0, 1)), preds, { offline: [2], scheduler: sched });
     expect(again.exits[0]).toBe(0);
+  });
+});
+
+describe('layerSamples', () => {
+  it('labels layer i by (argmax at i == final argmax), softmax change against layer i−1, and can keep only rows whose argmax is a draft', () => {
+    const tr = trace([
+      { drafts: [1, 2, 3, 4], argmax: [2, 1, 1, 1] },
+      { drafts: [1, 2, 3, 4], argmax: [9, 1, 1, 1] },
+      { drafts: [1, 2, 3, 4], argmax: [1, 1, 1, 1] },
+      { drafts: [1, 2], argmax: [1, 1, 1, 1] },
+    ]);
+    tr.draftLogits.set([1, 0, 0, 0], (0 * 4 + 0) * 4);
+    tr.draftLogits.set([3, 0, 0, 0], (0 * 4 + 1) * 4);
+    const all = layerSamples(tr, 1);
+    expect(all.n).toBe(3);
+    expect(Array.from(all.y)).toEqual([1, 1, 1]);
+    const l0 = layerSamples(tr, 0);
+    expect(Array.from(l0.y)).toEqual([0, 0, 1]);
+    // Row 0 at layer 1: logits [3,0,0,0]; change = softmax([3,0,0,0]) − softmax([1,0,0,0]).
+    const p3 = Math.exp(3) / (Math.exp(3) + 3);
+    const p1 = Math.exp(1) / (Math.exp(1) + 3);
+    expect(all.x[0]).toBe(3);
+    expect(all.x[4]).toBeCloseTo(p3, 6);
+    expect(all.x[8]).toBeCloseTo(p3 - p1, 6);
+    const gated = layerSamples(tr, 0, 'argmax-in-drafts');
+    expect(gated.n).toBe(2); // row 1's layer-0 argmax (9) is not a draft
+    expect(Array.from(gated.y)).toEqual([0, 1]);
   });
 });

@@ -67,3 +67,4 @@ export function trainExits(trace: Trace, options: TrainExitsOptions = {}): Train
   );
   return { predictors, reports, offline, exitCounts: sim.histogram };
 }
+

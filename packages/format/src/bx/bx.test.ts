@@ -113,7 +113,7 @@ describe('bx codec', () => {
     expect(l.byteLength).toBe(48 + 4096 * 1168);
   });
 
-  it('costs what SPEC.md §3.7 says on stories260K shapes (all 2-bit, 8-bit second-order codes in 16x1 tiles)', () => {
+  it('costs what SPEC.md §3.8 says on stories260K shapes (all 2-bit, 8-bit second-order codes in 16x1 tiles)', () => {
     const bits = (rows: number, cols: number, outlierSlots = 0) =>
       bxLayout({ rows, cols, groupSize: 64, widths: new Uint8Array(Math.ceil(cols / 64)).fill(2), secondOrder: true, outlierSlots }).bitsPerWeight;
     // 64x64: 32 (header) + 64*16 (codes) + 64*10/8 (meta) + 4*4 (tiles) = 1152 bytes.
