@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the bitexit demo model from nothing. Run from the repository root:
-#   bash tools/demo-model/pipeline.sh            # full run (~70 + 12 min of training on 2 CPU cores)
+#   bash tools/demo-model/pipeline.sh            # full run (~70 + 11 min of training on 2 CPU cores)
 #   MINUTES=5 EAGLE_MINUTES=2 bash tools/demo-model/pipeline.sh   # quick smoke run
 # Uses Debian's /usr/bin/python3 (torch 1.13, sentencepiece, numpy), not a pyenv python.
 set -euo pipefail
@@ -8,7 +8,7 @@ PY=/usr/bin/python3
 D=tools/demo-model
 R=$D/runs
 MINUTES=${MINUTES:-70}
-EAGLE_MINUTES=${EAGLE_MINUTES:-12}
+EAGLE_MINUTES=${EAGLE_MINUTES:-11}
 node $D/corpus/generate.mjs --seed 1 --out $R/data --mb 24                      # 1. corpus (<1 s)
 $PY $D/tokenizer.py --data $R/data --out $R                                     # 2. tokenizer + pretokenise (~5 s)
 $PY $D/train.py --data $R/data --out $R --minutes "$MINUTES"                      # 3. main training

@@ -150,7 +150,16 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--group-size <g>', 'columns per group: 32, 64 or 128', positiveInt, 64)
     .option('--outliers <fraction>', 'fraction of weights kept as 16-bit outliers inside 2-bit groups (round(F·cols) slots per row)', unitInterval, 0)
     .option('--no-gptq', 'round-to-nearest even with calibration')
-    .option('--act-order', 'GPTQ in descending Hessian-diagonal order (static groups)')
+    .option('--act-order', 'GPTQ in descending Hessian-diagonal order, static groups (the default with calibration)')
+    .option('--no-act-order', 'GPTQ in column order')
+    .option('--refit <n>', 'rounds of scale refitting under the full Hessian after GPTQ (default 2; 0 = off)', nonNegativeInt)
+    .addOption(
+      new Option('--sensitivity <kind>', "how matrices' errors are compared by the allocator (default: measured when calibrated on models up to 20M matrix weights, else relative)").choices([
+        'measured',
+        'relative',
+        'absolute',
+      ]),
+    )
     .option('--no-second-order', 'store every scale as f16 instead of second-order codes')
     .option('--no-clip', 'no clipping search: min-max ranges')
     .addOption(new Option('--embeddings <dtype>', 'token embedding storage (also the LM head when tied)').choices(['f32', 'f16', 'q8_0']).default('q8_0'))

@@ -4,7 +4,8 @@
  * `npm run bench` (runs through vite-node so the workspace sources are used,
  * no build needed). Writes bench-results/quant.json and bench-results/quant.md.
  *
- *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring[,substring…]] [--full]
+ *   npm run bench -- [--models 260k,656k] [--chunks N] [--only substring[,substring…]] [--full] [--tag T]
+ *   (--tag T writes quant-T.json / quant-T.md, so two models can run side by side)
  *
  * Protocol: perplexity with the engine (llama-perplexity's protocol, ctx 256)
  * on the FIRST 80% of fixtures/text/tinystories-dev.txt, at most N chunks
@@ -49,7 +50,9 @@ const MODELS = {
 };
 
 const rtn = (b) => ({ widths: [b], bits: 16, clip: false });
-const gptq = (b) => ({ widths: [b], bits: 16, clip: false, calib: true });
+// Plain GPTQ (reference settings: no act-order, no scale refit) as the baseline; "GPTQ+" adds ours.
+const gptq = (b) => ({ widths: [b], bits: 16, clip: false, calib: true, actOrder: false, refit: 0 });
+const gptqPlus = (b) => ({ widths: [b], bits: 16, calib: true });
 const ours = (bits, extra = {}) => ({ bits, calib: true, ...extra });
 const ALL_CONFIGS = [
   ['F32', null],
@@ -59,21 +62,27 @@ const ALL_CONFIGS = [
   ['RTN+clip 3-bit', { widths: [3], bits: 16 }],
   ['GPTQ 3-bit', gptq(3)],
   ['GPTQ 4-bit', gptq(4)],
+  ['GPTQ+ 3-bit (act-order, refit, clip)', gptqPlus(3)],
+  ['GPTQ+ 4-bit (act-order, refit, clip)', gptqPlus(4)],
   ['ours 2.5', ours(2.5)],
   ['ours 2.9', ours(2.9)],
   ['ours 3.0', ours(3.0)],
   ['ours 3.3', ours(3.3)],
   ['ours 3.5', ours(3.5)],
   ['ours 4.0', ours(4.0)],
-  ['ours 4.5', ours(4.5)],
+  ['ours 4.5 (all 4-bit)', ours(4.5)],
   ['ablation 3.3: widths 2,4 only', ours(3.3, { widths: [2, 4] })],
   ['ablation 3.3: + outliers 0.5%', ours(3.3, { outliers: 0.005 })],
   ['ablation 3.3: no second-order', ours(3.3, { secondOrder: false })],
   ['ablation 3.3: no clipping', ours(3.3, { clip: false })],
   ['ablation 3.3: no GPTQ', ours(3.3, { gptq: false })],
   ['ablation 3.3: no calibration', { bits: 3.3 }],
-  ['ablation 3.3: act-order', ours(3.3, { actOrder: true })],
+  ['ablation 3.3: relative sensitivity', ours(3.3, { sensitivity: 'relative' })],
+  ['ablation 3.3: no act-order', ours(3.3, { actOrder: false })],
+  ['ablation 3.3: no refit', ours(3.3, { refit: 0 })],
+  ['ablation 2.9: relative sensitivity', ours(2.9, { sensitivity: 'relative' })],
   ['ablation 3.3: absolute sensitivity', ours(3.3, { sensitivity: 'absolute' })],
+  ['ablation 3.3: 32k calibration tokens', ours(3.3, { calibTokens: 32768 })],
   ['ablation 3.3: embeddings f16', ours(3.3, { embeddingDType: 'f16' })],
   ['ablation 2.9: + outliers 0.5%', ours(2.9, { outliers: 0.005 })],
   ['ablation 2.9: group size 32', ours(2.9, { groupSize: 32 })],
@@ -83,9 +92,11 @@ const ALL_CONFIGS = [
 // The default run: the essential points (the whole list with --full).
 const ESSENTIAL = new Set([
   'F32', 'RTN 2-bit', 'RTN 3-bit', 'RTN 4-bit', 'GPTQ 3-bit', 'GPTQ 4-bit',
+  'GPTQ+ 3-bit (act-order, refit, clip)', 'GPTQ+ 4-bit (act-order, refit, clip)',
   'ours 2.5', 'ours 2.9', 'ours 3.0', 'ours 3.3', 'ours 3.5', 'ours 4.0',
   'ablation 3.3: widths 2,4 only', 'ablation 3.3: + outliers 0.5%', 'ablation 3.3: no second-order',
   'ablation 3.3: no clipping', 'ablation 3.3: no GPTQ',
+  'ablation 3.3: relative sensitivity', 'ablation 3.3: no act-order', 'ablation 3.3: no refit',
 ]);
 const CONFIGS = args.includes('--full') || only ? ALL_CONFIGS : ALL_CONFIGS.filter(([name]) => ESSENTIAL.has(name));
 
@@ -155,7 +166,9 @@ const meta = {
   protocol: `perplexity ctx 256 on the first 80% of tinystories-dev.txt, first ${chunks} chunks; calibration: last 20% of the file, 2048 tokens (8 × 256)`,
   node: process.version,
 };
-writeFileSync(join(outDir, 'quant.json'), JSON.stringify({ meta, results }, null, 2) + '\n');
+const tag = opt('--tag');
+const base = tag ? `quant-${tag}` : 'quant';
+writeFileSync(join(outDir, `${base}.json`), JSON.stringify({ meta, results }, null, 2) + '\n');
 const lines = [
   `| model | configuration | bits/weight (matrices) | bits/weight (file) | PPL | × F32 |`,
   `| --- | --- | --- | --- | --- | --- |`,
@@ -165,5 +178,5 @@ for (const r of results) {
   if (r.error) lines.push(`| ${r.model} | ${r.config} | — | — | ${r.error} | |`);
   else lines.push(`| ${r.model} | ${r.config} | ${r.bits_matrices.toFixed(3)} | ${r.bits_file.toFixed(2)} | ${r.ppl.toFixed(4)} | ${f32 ? (r.ppl / f32).toFixed(3) : ''} |`);
 }
-writeFileSync(join(outDir, 'quant.md'), `${meta.protocol}\n\n${lines.join('\n')}\n`);
-console.log(`wrote ${join(outDir, 'quant.json')} and quant.md`);
+writeFileSync(join(outDir, `${base}.md`), `${meta.protocol}\n\n${lines.join('\n')}\n`);
+console.log(`wrote ${join(outDir, `${base}.json`)} and ${base}.md`);

@@ -13,7 +13,8 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
   it('meets the budget exactly as counted by the file, and the bx blobs hold the reported matrices', async () => {
     const sink = new MemoryByteSink();
     const calibText = readFileSync(TEXT!, 'utf8').slice(-20000);
-    const r = await quantizeModel(GGUF!, sink, { bits: 3.2, calibText, calibTokens: 512, backend: await createCpuBackend() });
+    // Short calibration sequences keep the default measured sensitivity (3 × 35 probe runs) fast.
+    const r = await quantizeModel(GGUF!, sink, { bits: 3.2, calibText, calibTokens: 512, calibSeqLen: 64, sensitivityTokens: 64, backend: await createCpuBackend() });
     const bytes = sink.bytes();
     const g = await readGguf(new MemoryByteSource('q.gguf', bytes));
     const bx = g.tensors.filter((t) => t.dtype === 'bx');
@@ -29,6 +30,9 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     expect(r.bits_per_weight.matrices).toBeLessThanOrEqual(3.2);
     expect(r.bits_per_weight.matrices).toBeGreaterThan(3.1);
     expect(r.settings.gptq).toBe(true);
+    expect(r.settings.sensitivity).toBe('measured');
+    expect(r.settings.actOrder).toBe(true);
+    expect(r.notes.some((n) => /measured sensitivity: KL .* on 64 calibration tokens/.test(n))).toBe(true);
     expect(r.settings.calibrationTokens).toBe(512);
     expect(g.getString('bitexit.quant.widths')).toBe('2,3,4');
     // Dequantized q projection stays close to the original: relative error well below 2-bit noise.

@@ -34,6 +34,7 @@ import { dequantizeMatrix, quantizeMatrix, type QuantizedMatrix } from './algori
 import { groupCount, widthErrorTable, type Width } from './algorithms/rtn.js';
 import { calibrationSequences, f32Tensor, INPUT_OF, LayerRunner, MATRIX_KINDS, type HostLayer, type InputKind, type MatrixKind } from './calibrate.js';
 import { BxCodec } from './codec.js';
+import { KlProbe } from './sensitivity.js';
 
 export type DenseDType = 'f32' | 'f16' | 'q8_0';
 
@@ -55,20 +56,34 @@ export interface QuantizeOptions {
   calibSeqLen?: number;
   /** GPTQ error compensation (needs calibration). Default true. */
   gptq?: boolean;
-  /** GPTQ act-order (static groups). Default false (see README). */
+  /** GPTQ act-order (static groups). Default true (see README). */
   actOrder?: boolean;
   /** GPTQ relative damping. Default 0.01. */
   damp?: number;
   /** Feed each quantized layer's outputs to the next layer's calibration. Default true. */
   sequential?: boolean;
+  /** Rounds of scale refitting under the full Hessian after GPTQ (then GPTQ again with the refitted scales). Default 2 (see README). */
+  refit?: number;
   /** Second-order quantization of the scales. Default true. */
   secondOrder?: boolean;
   /** Second-order scale code bits (2..8). Default 8. */
   scaleBits?: number;
   /** Hessian-weighted clipping search. Default true. */
   clip?: boolean;
-  /** How matrices' errors are made comparable for the allocator. Default 'relative'. */
-  sensitivity?: 'relative' | 'absolute';
+  /**
+   * How matrices' errors are made comparable for the allocator: 'relative' (each
+   * matrix's error over its output energy), 'absolute' (raw Hessian-weighted error),
+   * 'measured' (scaled so that each matrix's error at each width equals the measured
+   * KL divergence of the model's outputs when only that matrix is quantized; needs
+   * calibration; runs the whole model 3 × matrices times, so the default only on models
+   * with at most MEASURED_SENSITIVITY_MAX_WEIGHTS matrix weights). Default 'measured' when
+   * calibrated and small enough, else 'relative'.
+   */
+  sensitivity?: 'relative' | 'absolute' | 'measured';
+  /** Tokens (whole calibration sequences) the 'measured' sensitivity runs the model on. Default 512. */
+  sensitivityTokens?: number;
+  /** 'measured' sensitivity: quantize the probed matrix with GPTQ (full Hessians in pass 1) instead of round-to-nearest. Default true with GPTQ. */
+  sensitivityGptq?: boolean;
   /** Storage of the token embedding (also the LM head when tied). Default 'q8_0' (f16 when rows are not multiples of 32). */
   embeddingDType?: DenseDType;
   /** Storage of an untied LM head. Default 'q8_0'. */
@@ -117,10 +132,11 @@ export interface QuantizeReport {
     calibrationTokens: number;
     gptq: boolean;
     actOrder: boolean;
+    refit: number;
     sequential: boolean;
     secondOrder: boolean;
     clip: boolean;
-    sensitivity: 'relative' | 'absolute';
+    sensitivity: 'relative' | 'absolute' | 'measured';
     embedding: WeightDType;
     output: WeightDType | 'tied';
     norms: 'f32';
@@ -135,6 +151,12 @@ export class QuantizeOptionError extends BitexitError {
     this.name = 'QuantizeOptionError';
   }
 }
+
+/**
+ * The 'measured' sensitivity (the default with calibration) runs the whole model
+ * once per (matrix, width); above this many matrix weights the default is 'relative'.
+ */
+export const MEASURED_SENSITIVITY_MAX_WEIGHTS = 20_000_000;
 
 interface MatrixInfo {
   name: string;
@@ -241,7 +263,9 @@ export async function quantizeModel(
 
     const calibrated = calibText !== undefined;
     const useGptq = calibrated && (options.gptq ?? true);
-    const actOrder = useGptq && (options.actOrder ?? false);
+    const actOrder = useGptq && (options.actOrder ?? true);
+    const refit = useGptq ? (options.refit ?? 2) : 0;
+    if (!Number.isInteger(refit) || refit < 0 || refit > 10) throw new QuantizeOptionError(`refit must be an integer in 0..10, got ${options.refit}`);
     const sequential = calibrated && (options.sequential ?? true);
     if (!calibrated) {
       notes.push('no calibration text: round-to-nearest with H = I (range-based clipping search and allocation)');
@@ -261,7 +285,9 @@ export async function quantizeModel(
       );
     }
     const clip = options.clip ?? true;
-    const sensitivity = options.sensitivity ?? 'relative';
+    const defaultSensitivity = totalWeights <= MEASURED_SENSITIVITY_MAX_WEIGHTS ? 'measured' : 'relative';
+    const sensitivity = calibrated ? (options.sensitivity ?? defaultSensitivity) : options.sensitivity === 'absolute' ? 'absolute' : 'relative';
+    if (!calibrated && options.sensitivity === 'measured') notes.push('measured sensitivity needs calibration text (--calib); relative used');
     const G = o.groupSize;
 
     // Progress units: matrix analyses and quantizations weigh their size, layer runs a layer's worth.
@@ -279,6 +305,7 @@ export async function quantizeModel(
     // ---------------------------------------------------------------- calibration setup
     let runner: LayerRunner | null = null;
     let calibrationTokens = 0;
+    let probeSeqs: Int32Array[] = [];
     if (calibrated) {
       const tok = source.tokenizer;
       if (!tok) throw new QuantizeOptionError(`${source.path}: the model carries no tokenizer; calibration needs one (pass --tokenizer)`);
@@ -287,6 +314,7 @@ export async function quantizeModel(
       const seqs = calibrationSequences(ids, seqLen, o.calibTokens, tok.bosId);
       if (seqs.length === 0) throw new QuantizeOptionError(`the calibration text has ${ids.length} tokens, fewer than one sequence of ${seqLen}`);
       calibrationTokens = seqs.length * seqLen;
+      probeSeqs = seqs.slice(0, Math.max(1, Math.floor((options.sensitivityTokens ?? 512) / seqLen)));
       if (typeof options.backend === 'object') backend = options.backend;
       else {
         backend = (await createBackend(options.backend ?? 'cpu')).backend;
@@ -308,17 +336,24 @@ export async function quantizeModel(
     // ---------------------------------------------------------------- pass 1: error tables
     const tables: Float64Array[][] = [];
     const norms: number[] = [];
+    const diags: Float64Array[] = [];
+    const probeGptq = sensitivity === 'measured' && useGptq && (options.sensitivityGptq ?? true);
+    const fullH = new Map<string, Float64Array>();
     for (let l = 0; l < c.nLayers; l++) {
       let diag: Record<InputKind, Float64Array> | null = null;
       if (runner) {
-        const acc = await runner.run(l, await layerHost(l), { collect: 'diag', advance: true });
+        const acc = await runner.run(l, await layerHost(l), { collect: probeGptq ? 'full' : 'diag', advance: true });
         diag = { qkv: acc!.qkv.diagonal(), o: acc!.o.diagonal(), gateUp: acc!.gateUp.diagonal(), down: acc!.down.diagonal() };
+        if (probeGptq) {
+          for (const m of matrices.filter((x) => x.layer === l)) fullH.set(m.name, acc![INPUT_OF[m.kind]].hessian());
+        }
         progress('calibrate', layerUnits, `layer ${l}: activation statistics`);
       }
       for (const m of matrices.filter((x) => x.layer === l)) {
         const w = await loadF32(m.name);
         const h = diag ? diag[INPUT_OF[m.kind]] : new Float64Array(m.cols).fill(1);
         tables.push(widthErrorTable(w, m.rows, m.cols, G, o.widths, h, { clipGrid: clip ? undefined : [0] }));
+        diags.push(h);
         let energy = 0;
         for (let r = 0; r < m.rows; r++) for (let k = 0; k < m.cols; k++) energy += h[k]! * w[r * m.cols + k]! ** 2;
         norms.push(sensitivity === 'relative' ? (energy > 0 ? energy : 1) : 1);
@@ -326,10 +361,39 @@ export async function quantizeModel(
       }
     }
 
+    // ---------------------------------------------------------------- measured sensitivity
+    let scaleOf: (i: number, wi: number) => number = (i) => 1 / norms[i]!;
+    // Nothing to allocate with one width: the probe would only cost time.
+    if (sensitivity === 'measured' && backend && o.widths.length > 1) {
+      const probe = await KlProbe.create(backend, source, c, loadHost, probeSeqs);
+      const factors = matrices.map(() => new Float64Array(o.widths.length));
+      for (const [i, m] of matrices.entries()) {
+        const w = await loadF32(m.name);
+        for (const [wi, b] of o.widths.entries()) {
+          const q = quantizeMatrix(w, m.rows, m.cols, {
+            groupSize: G,
+            widths: new Uint8Array(groupCount(m.cols, G)).fill(b),
+            hessian: fullH.get(m.name) ?? null,
+            hdiag: diags[i]!,
+            clip,
+            rounder: (p, widths) => codec.represent(p, widths),
+            gptq: { actOrder, damp: o.damp },
+          });
+          const kl = await probe.kl(new Map([[m.name, f32Tensor(m.name, [m.rows, m.cols], dequantizeMatrix(q))]]));
+          const proxy = tables[i]![wi]!.reduce((a, v) => a + v, 0);
+          factors[i]![wi] = proxy > 0 ? kl / proxy : 0;
+        }
+        progress('analyse', 0, `${m.name}: sensitivity`);
+      }
+      scaleOf = (i, wi) => factors[i]![wi]!;
+      fullH.clear();
+      notes.push(`measured sensitivity: KL of the outputs on ${probe.tokens} calibration tokens, one matrix quantized at a time`);
+    }
+
     // ---------------------------------------------------------------- allocation
     const allocMatrices: AllocMatrix[] = matrices.map((m, i) => ({
       groups: groupCount(m.cols, G),
-      errors: tables[i]!.map((t) => Float64Array.from(t, (v) => v / norms[i]!)),
+      errors: tables[i]!.map((t, wi) => Float64Array.from(t, (v) => v * scaleOf(i, wi))),
       groupBits: (g: number, w: Width) => m.rows * codec.groupBitsPerRow(Math.min(G, m.cols - g * G), w),
     }));
     const fixed = minBits - allocMatrices.reduce((a, m) => a + Array.from({ length: m.groups }, (_, g) => m.groupBits(g, o.widths[0]!)).reduce((x, y) => x + y, 0), 0);
@@ -381,6 +445,7 @@ export async function quantizeModel(
           outliers: outlierSlots(m, chosen[i]!) * m.rows,
           outliersPerRow: outlierSlots(m, chosen[i]!),
           gptq: { actOrder, damp: o.damp },
+          refit,
         });
         const blob = codec.encode(q);
         blobs.set(m.name, blob);
@@ -458,6 +523,7 @@ export async function quantizeModel(
       calibrationTokens,
       gptq: useGptq,
       actOrder,
+      refit,
       sequential,
       secondOrder: codec.o.secondOrder,
       clip,
@@ -480,6 +546,8 @@ export async function quantizeModel(
       ['bitexit.quant.clip', ggufValue.bool(clip)],
       ['bitexit.quant.gptq', ggufValue.bool(useGptq)],
       ['bitexit.quant.act_order', ggufValue.bool(actOrder)],
+      ['bitexit.quant.refit', u32(refit)],
+      ['bitexit.quant.sensitivity', ggufValue.string(sensitivity)],
       ['bitexit.quant.calibration_tokens', u32(calibrationTokens)],
       ['bitexit.quant.embedding_type', ggufValue.string(embDType)],
       ['bitexit.quant.output_type', ggufValue.string(outDType ?? 'tied')],
