@@ -12,7 +12,7 @@
  * f32) and the host copy of the LM head.
  */
 import type { Backend, CompiledProgram, DeviceWeight, Op } from '@bitexit/backend';
-import { createBuffers, embedOps, layerSegments, ropeInvFreq, type ModelBuffers, type ModelSource, type ModelWeights } from '@bitexit/engine';
+import { createBuffers, embedOps, layerSegments, ropeInvFreq, uploadModelWeights, type ModelBuffers, type ModelSource } from '@bitexit/engine';
 import { BitexitError, decodeToF32 } from '@bitexit/format';
 import type { Drafter } from './drafters/types.js';
 import { ModelDrafter } from './drafters/model.js';
@@ -79,40 +79,10 @@ class LayerPrograms {
 
   static async create(source: ModelSource, backend: Backend, rows: number): Promise<LayerPrograms> {
     const c = source.config;
-    const uploaded: DeviceWeight[] = [];
     const programs: CompiledProgram[] = [];
-    const get = async (name: string) => {
-      const e = source.tensors.get(name);
-      if (!e) throw new BitexitError('E_MODEL_FORMAT', `${source.path}: missing tensor '${name}'`);
-      const w = await backend.uploadWeight(await e.load());
-      uploaded.push(w);
-      return w;
-    };
-    const opt = async (name: string) => (source.tensors.has(name) ? get(name) : undefined);
+    const { weights: w, uploaded } = await uploadModelWeights(source, backend);
     const buf = createBuffers(backend, c, rows, rows);
     try {
-      const tokenEmbedding = await get('token_embd.weight');
-      const layers = [];
-      for (let i = 0; i < c.nLayers; i++) {
-        const p = `blk.${i}.`;
-        layers.push({
-          attnNorm: await get(`${p}attn_norm.weight`),
-          wq: await get(`${p}attn_q.weight`),
-          wk: await get(`${p}attn_k.weight`),
-          wv: await get(`${p}attn_v.weight`),
-          bq: await opt(`${p}attn_q.bias`),
-          bk: await opt(`${p}attn_k.bias`),
-          bv: await opt(`${p}attn_v.bias`),
-          wo: await get(`${p}attn_output.weight`),
-          ffnNorm: await get(`${p}ffn_norm.weight`),
-          wGate: await get(`${p}ffn_gate.weight`),
-          wUp: await get(`${p}ffn_up.weight`),
-          wDown: await get(`${p}ffn_down.weight`),
-        });
-      }
-      const outputNorm = await get('output_norm.weight');
-      const output = c.tiedEmbeddings || !source.tensors.has('output.weight') ? tokenEmbedding : await get('output.weight');
-      const w: ModelWeights = { tokenEmbedding, layers, outputNorm, output };
       const invFreq = ropeInvFreq(c);
       for (let i = 0; i < c.nLayers; i++) {
         const ops: Op[] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryByteSource, f16ToF32, f32ToF16 } from '@bitexit/format';
-import { ExitPredictor, exitFeatures, loadReleasedPredictors, trainPredictor, type ExitSamples } from './predictor.js';
+import { exitFeatures, loadReleasedPredictors, trainPredictor, type ExitSamples } from './predictor.js';
 import { SpeceeFileError } from './errors.js';
 import { Rng } from './math.js';
 import { buildSafetensors, randomArray } from './test-helpers.js';

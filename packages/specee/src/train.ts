@@ -2,7 +2,7 @@ import type { Trace } from './collect.js';
 import { layerSamples } from './collect.js';
 import { SpeceeOptionError } from './errors.js';
 import { trainPredictor, type BinaryMetrics, type ExitPredictor, type TrainOptions } from './predictor.js';
-import { offlineLayers, type OfflineOptions } from './schedule.js';
+import { offlineLayers } from './schedule.js';
 import { simulateExits } from './simulate.js';
 
 export interface LayerTrainReport {

@@ -18,7 +18,7 @@ import { openModel } from '../model/index.js';
 import type { ModelConfig, ModelSource } from '../model/types.js';
 import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './errors.js';
 import { GenerationStream } from './generation.js';
-import { compilePrograms, createBuffers, MAX_HISTORY, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
+import { compilePrograms, createBuffers, MAX_HISTORY, uploadModelWeights, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
 import { randomSeed, SeededRandom } from './random.js';
 import { StopStringFilter } from './stop.js';
 import { createYielder } from './yield.js';
@@ -114,42 +114,11 @@ export class Model {
     const totalBytes = source.weightBytes;
     let loadedBytes = 0;
     progress?.({ phase: 'open', loadedBytes, totalBytes });
-    const uploaded: DeviceWeight[] = [];
-    const get = async (name: string): Promise<DeviceWeight> => {
-      const entry = source.tensors.get(name);
-      if (!entry) throw new BitexitError('E_MODEL_FORMAT', `${source.path}: missing tensor '${name}'`);
-      progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: name });
-      const host = await entry.load();
-      const w = await backend.uploadWeight(host);
-      uploaded.push(w);
-      loadedBytes += entry.byteLength;
-      progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: name });
-      return w;
-    };
-    const opt = async (name: string) => (source.tensors.has(name) ? get(name) : undefined);
+    const { weights, uploaded } = await uploadModelWeights(source, backend, (entry, done) => {
+      if (done) loadedBytes += entry.byteLength;
+      progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: entry.name });
+    });
     try {
-      const tokenEmbedding = await get('token_embd.weight');
-      const layers = [];
-      for (let i = 0; i < c.nLayers; i++) {
-        const p = `blk.${i}.`;
-        layers.push({
-          attnNorm: await get(`${p}attn_norm.weight`),
-          wq: await get(`${p}attn_q.weight`),
-          wk: await get(`${p}attn_k.weight`),
-          wv: await get(`${p}attn_v.weight`),
-          bq: await opt(`${p}attn_q.bias`),
-          bk: await opt(`${p}attn_k.bias`),
-          bv: await opt(`${p}attn_v.bias`),
-          wo: await get(`${p}attn_output.weight`),
-          ffnNorm: await get(`${p}ffn_norm.weight`),
-          wGate: await get(`${p}ffn_gate.weight`),
-          wUp: await get(`${p}ffn_up.weight`),
-          wDown: await get(`${p}ffn_down.weight`),
-        });
-      }
-      const outputNorm = await get('output_norm.weight');
-      const output = c.tiedEmbeddings || !source.tensors.has('output.weight') ? tokenEmbedding : await get('output.weight');
-      const weights: ModelWeights = { tokenEmbedding, layers, outputNorm, output };
       progress?.({ phase: 'compile', loadedBytes, totalBytes });
       const buffers = createBuffers(backend, c, rows, contextLength);
       const programs = compilePrograms(backend, c, weights, buffers);

@@ -1,5 +1,6 @@
 import type { Backend, CompiledProgram, DeviceBuffer, DeviceWeight, Op, Program } from '@bitexit/backend';
-import type { ModelConfig } from '../model/types.js';
+import { BitexitError } from '@bitexit/format';
+import type { ModelConfig, ModelSource, TensorEntry } from '../model/types.js';
 import { ropeInvFreq } from './rope.js';
 
 export interface LayerWeights {
@@ -23,6 +24,57 @@ export interface ModelWeights {
   outputNorm: DeviceWeight;
   /** The LM head: `output.weight`, or the token embedding when tied. */
   output: DeviceWeight;
+}
+
+/**
+ * Uploads every weight a forward pass reads, in canonical order, reporting
+ * each tensor. On failure the weights uploaded so far are released. Returns
+ * the weights and the list of uploads (the tied LM head is not uploaded twice).
+ */
+export async function uploadModelWeights(
+  source: ModelSource,
+  backend: Backend,
+  onTensor?: (entry: TensorEntry, done: boolean) => void,
+): Promise<{ weights: ModelWeights; uploaded: DeviceWeight[] }> {
+  const c = source.config;
+  const uploaded: DeviceWeight[] = [];
+  const get = async (name: string): Promise<DeviceWeight> => {
+    const entry = source.tensors.get(name);
+    if (!entry) throw new BitexitError('E_MODEL_FORMAT', `${source.path}: missing tensor '${name}'`);
+    onTensor?.(entry, false);
+    const w = await backend.uploadWeight(await entry.load());
+    uploaded.push(w);
+    onTensor?.(entry, true);
+    return w;
+  };
+  const opt = async (name: string) => (source.tensors.has(name) ? get(name) : undefined);
+  try {
+    const tokenEmbedding = await get('token_embd.weight');
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < c.nLayers; i++) {
+      const p = `blk.${i}.`;
+      layers.push({
+        attnNorm: await get(`${p}attn_norm.weight`),
+        wq: await get(`${p}attn_q.weight`),
+        wk: await get(`${p}attn_k.weight`),
+        wv: await get(`${p}attn_v.weight`),
+        bq: await opt(`${p}attn_q.bias`),
+        bk: await opt(`${p}attn_k.bias`),
+        bv: await opt(`${p}attn_v.bias`),
+        wo: await get(`${p}attn_output.weight`),
+        ffnNorm: await get(`${p}ffn_norm.weight`),
+        wGate: await get(`${p}ffn_gate.weight`),
+        wUp: await get(`${p}ffn_up.weight`),
+        wDown: await get(`${p}ffn_down.weight`),
+      });
+    }
+    const outputNorm = await get('output_norm.weight');
+    const output = c.tiedEmbeddings || !source.tensors.has('output.weight') ? tokenEmbedding : await get('output.weight');
+    return { weights: { tokenEmbedding, layers, outputNorm, output }, uploaded };
+  } catch (e) {
+    for (const w of uploaded) backend.release(w);
+    throw e;
+  }
 }
 
 /** Device buffers shared by every program of one loaded model. */
