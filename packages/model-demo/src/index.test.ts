@@ -56,7 +56,7 @@ describe('@bitexit/model-demo', () => {
     expect(scores).toHaveLength(demoModelInfo.vocabSize);
     expect(types.slice(0, 3)).toEqual([2, 3, 3]); // <unk>, <s>, </s>
     expect(tokens.slice(0, 3)).toEqual(['<unk>', '<s>', '</s>']);
-    const bytePieces = tokens.filter((t, k) => types[k] === 6);
+    const bytePieces = tokens.filter((_piece, k) => types[k] === 6);
     expect(bytePieces).toHaveLength(256);
     expect(bytePieces[0x0a]).toBe('<0x0A>');
     expect(types.filter((t) => t === 1).length).toBe(demoModelInfo.vocabSize - 259);

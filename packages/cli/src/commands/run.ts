@@ -68,20 +68,6 @@ export function runJson(result: GenerationResult, loadMs: number, seed: number):
   };
 }
 
-/**
- * Gives the event loop a turn at most every 20 ms. The engine computes a token
- * only when the next one is pulled; pausing between pulls lets SIGINT (Ctrl-C)
- * and pipe events be handled while a long generation runs on the CPU.
- */
-function eventLoopTurns(): () => Promise<void> {
-  let last = performance.now();
-  return async () => {
-    if (performance.now() - last < 20) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    last = performance.now();
-  };
-}
-
 /** `bitexit run`: streams prompt + continuation to stdout, stats to stderr (or one JSON object with --json). */
 export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
   if (opts.chat && !opts.prompt) throw new UsageError('--chat needs --prompt TEXT (the user message)');
@@ -114,8 +100,8 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
 
     if (opts.json) {
       // Drain the stream (nothing may reach stdout but the one JSON object).
-      const turn = eventLoopTurns();
-      for await (const _chunk of generation) await turn();
+      // The engine gives the event loop a turn while it generates, so Ctrl-C is handled mid-run.
+      for await (const _chunk of generation);
       const result = await generation.result;
       io.stdout.write(JSON.stringify(runJson(result, loadMs, seed)) + '\n');
       return result.stats.finishReason === 'abort' ? EXIT_INTERRUPTED : EXIT_OK;
@@ -132,9 +118,7 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
       io.stdout.write(prompt);
       last = prompt;
     };
-    const turn = eventLoopTurns();
     for await (const chunk of generation) {
-      await turn();
       showPrompt();
       if (chunk.text) {
         io.stdout.write(chunk.text);

@@ -147,6 +147,10 @@ describe('Model runtime (scripted backend)', () => {
     const r = await a.generate('a', { temperature: 0 }).result;
     expect(r.text).toBe('hi');
     expect(r.stats.finishReason).toBe('eos');
+    const bosStop = await loadModel(fakeSource(), { backend: new ScriptedBackend([...ids('ok'), 1, ...ids('zz')]) });
+    const rb = await bosStop.generate('a', { temperature: 0 }).result;
+    expect(rb.text).toBe('ok');
+    expect(rb.stats.finishReason).toBe('eos');
     const b = await loadModel(fakeSource(), { backend: new ScriptedBackend(ids('one. two')) });
     const chunks: string[] = [];
     const g = b.generate('a', { temperature: 0, stop: ['. t'] });

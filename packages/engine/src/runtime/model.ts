@@ -325,7 +325,11 @@ export class Model {
       if (maxTokens === 0) return result();
       const tok = this.source.tokenizer;
       const decoder: StreamDecoder | null = tok ? tok.createStreamDecoder({ prefix: promptIds }) : null;
-      const stopIds = new Set<number>(tok ? [...(tok.eosId !== null ? [tok.eosId] : []), ...tok.stopIds] : []);
+      // A generated BOS starts a new document: stop there, as llama2.c's run.c does
+      // (models trained on BOS-separated stories, like stories260K, end a story with BOS, not EOS).
+      const stopIds = new Set<number>(
+        tok ? [...[tok.eosId, tok.bosId].filter((id): id is number => id !== null), ...tok.stopIds] : [],
+      );
       const stop = new StopStringFilter(options.stop ?? []);
       const history = [...promptIds];
       const rng = new SeededRandom(options.seed ?? randomSeed());
