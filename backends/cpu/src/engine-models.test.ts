@@ -10,7 +10,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeToF32, encodeBf16, encodeF16, encodeF32, readSafetensors } from '@bitexit/format';
+import { decodeToF32, encodeBf16, encodeF16, encodeF32, encodeSafetensors, readSafetensors } from '@bitexit/format';
 import { fixturePath, openFileSource } from '@bitexit/format/node';
 import { convertModelFile, loadModel, nodeModelDirectory, openGgufModel, openHuggingFaceModel, type LoadProgress, type Model } from '@bitexit/engine';
 import type { ByteSource } from '@bitexit/format';
@@ -162,27 +162,6 @@ function rand(n: number, seed: number, scale: number): Float32Array {
     s ^= s >>> 17;
     s ^= s << 5;
     out[i] = (((s >>> 0) / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function encodeSafetensors(entries: { name: string; dtype: string; shape: number[]; data: Uint8Array }[]): Uint8Array {
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  for (const e of entries) {
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.data.byteLength] };
-    off += e.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  while ((8 + json.length) % 8 !== 0) json += ' ';
-  const hb = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + hb.byteLength + off);
-  new DataView(out.buffer).setUint32(0, hb.byteLength, true);
-  out.set(hb, 8);
-  let p = 8 + hb.byteLength;
-  for (const e of entries) {
-    out.set(e.data, p);
-    p += e.data.byteLength;
   }
   return out;
 }

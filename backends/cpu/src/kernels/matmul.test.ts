@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { WeightDType } from '@bitexit/format';
 import { CpuBackend } from '../backend.js';
-import { buffer, expectClose, randomF32, runOps, upload } from '../testing/helpers.js';
+import { buffer, expectClose, matmulReference, randomF32, runOps, upload } from '../testing/helpers.js';
 
-/** out[t][r] = sum_k W[r][k] x[t][k] (+ b[r]) in float64. */
-function reference(w: Float32Array, x: Float32Array, n: number, N: number, K: number, bias?: Float32Array): Float64Array {
-  const out = new Float64Array(n * N);
-  for (let t = 0; t < n; t++) {
-    for (let r = 0; r < N; r++) {
-      let s = bias ? bias[r] : 0;
-      for (let k = 0; k < K; k++) s += w[r * K + k] * x[t * K + k];
-      out[t * N + r] = s;
-    }
-  }
-  return out;
-}
+const reference = matmulReference;
 
 async function check(dtype: WeightDType, N: number, K: number, n: number, maxRows = n, withBias = false) {
   const be = new CpuBackend();

@@ -80,3 +80,16 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     expect.fail(`element ${at}: got ${actual[at]}, expected ${expected[at]} (atol ${atol}, rtol ${rtol})`);
   }
 }
+
+/** Reference matmul in float64: out[t][r] = sum_k W[r][k] x[t][k] (+ b[r]). */
+export function matmulReference(w: Float32Array, x: Float32Array, n: number, N: number, K: number, bias?: Float32Array): Float64Array {
+  const out = new Float64Array(n * N);
+  for (let t = 0; t < n; t++) {
+    for (let r = 0; r < N; r++) {
+      let s = bias ? bias[r]! : 0;
+      for (let k = 0; k < K; k++) s += w[r * K + k]! * x[t * K + k]!;
+      out[t * N + r] = s;
+    }
+  }
+  return out;
+}

@@ -6,7 +6,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { encodeBf16, encodeF16, encodeF32 } from '@bitexit/format';
+import { encodeBf16, encodeF16, encodeF32, encodeSafetensors, type SafetensorsEntry } from '@bitexit/format';
 import type { ModelConfig } from './types.js';
 
 export async function tempDir(prefix = 'bitexit-model-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -27,35 +27,7 @@ export function randomF32(n: number, seed: number): Float32Array {
   return out;
 }
 
-export interface SafetensorsEntry {
-  name: string;
-  dtype: string;
-  shape: number[];
-  data: Uint8Array;
-}
-
-/** Encodes a safetensors file (u64 header length, JSON header, data). */
-export function encodeSafetensors(entries: SafetensorsEntry[], metadata?: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let off = 0;
-  for (const e of entries) {
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.data.byteLength] };
-    off += e.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  while ((8 + json.length) % 8 !== 0) json += ' ';
-  const hb = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + hb.byteLength + off);
-  new DataView(out.buffer).setUint32(0, hb.byteLength, true);
-  out.set(hb, 8);
-  let p = 8 + hb.byteLength;
-  for (const e of entries) {
-    out.set(e.data, p);
-    p += e.data.byteLength;
-  }
-  return out;
-}
+export { encodeSafetensors, type SafetensorsEntry } from '@bitexit/format';
 
 export interface TinyHfOptions {
   architecture?: string;

@@ -197,3 +197,23 @@ describe('parseSafetensorsIndex', () => {
     }
   });
 });
+
+describe('encodeSafetensors', () => {
+  it('round-trips through readSafetensors with metadata and aligned data', async () => {
+    const { encodeSafetensors, encodeF32, MemoryByteSource, readSafetensors: read } = await import('../index.js');
+    const a = Float32Array.of(1, -2, 3.5, 4);
+    const bytes = encodeSafetensors(
+      [
+        { name: 'a', dtype: 'F32', shape: [2, 2], data: encodeF32(a) },
+        { name: 'é', dtype: 'F32', shape: [1], data: encodeF32(Float32Array.of(7)) },
+      ],
+      { format: 'pt' },
+    );
+    const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    expect((8 + headerLength) % 8).toBe(0);
+    const f = await read(new MemoryByteSource('t.safetensors', bytes));
+    expect(f.metadata).toEqual({ format: 'pt' });
+    expect(Array.from(new Float32Array((await f.readTensor('a')).data.slice().buffer))).toEqual([1, -2, 3.5, 4]);
+    expect(f.tensors.map((t) => t.name)).toEqual(['a', 'é']);
+  });
+});
