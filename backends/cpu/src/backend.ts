@@ -21,6 +21,7 @@ import {
   type RunParams,
 } from '@bitexit/backend';
 import { parseBx, weightByteLength, type HostTensor } from '@bitexit/format';
+import { guardPredicate } from './kernels/exit_check.js';
 import { registerBuiltinKernels } from './kernels/index.js';
 import { cpuKernelRegistry, type KernelContext, type KernelRegistry, type KernelStep, type StepState } from './kernels/registry.js';
 import type { CpuWeightData } from './storage.js';
@@ -291,24 +292,42 @@ export class CpuBackend implements Backend {
 
     let cacheRows = Infinity;
     const steps: KernelStep[] = [];
+    // Ops inside a guarded region (SpecEE) test the region's condition each time they would run.
+    let guard: (() => boolean) | null = null;
     for (const op of program.ops) {
       if (op.kind === 'kv_store' || op.kind === 'attention') {
         cacheRows = Math.min(cacheRows, this.buffer(op.kCache).handle.shape[0], this.buffer(op.vCache).handle.shape[0]);
       }
+      if (op.kind === 'exit_record') cacheRows = Math.min(cacheRows, this.buffer(op.exitLayers).handle.shape[0]);
       const kernel = this.registry.lookupFor(op);
-      const step = kernel.fn(op as never, ctx);
+      if (op.kind === 'guard_begin') {
+        guard = guardPredicate(op, ctx);
+        continue;
+      }
+      if (op.kind === 'guard_end') {
+        guard = null;
+        continue;
+      }
+      let step = kernel.fn(op as never, ctx);
       const fixedRows = 'rows' in op ? op.rows : undefined;
-      if (fixedRows === undefined) {
-        steps.push(step);
-      } else {
+      if (fixedRows !== undefined) {
         // Ops with a fixed row count (e.g. the LM head after last_row) ignore the run's n.
-        steps.push((s) => {
+        const inner = step;
+        step = (s) => {
           const n = s.n;
           s.n = fixedRows;
-          step(s);
+          inner(s);
           s.n = n;
-        });
+        };
       }
+      if (guard) {
+        const runs = guard;
+        const inner = step;
+        step = (s) => {
+          if (runs()) inner(s);
+        };
+      }
+      steps.push(step);
     }
     const outputs = program.outputs.map((o) => {
       const e = this.buffer(o.buffer);

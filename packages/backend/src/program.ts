@@ -55,6 +55,14 @@ export type Op =
       kvHeads: number;
       headDim: number;
       scale: number;
+      /**
+       * SpecEE `mask` KV policy: cache row p < pos is left out when
+       * exitLayers[p] < layer (that position exited before this layer, so the
+       * layer stored no K/V there). exitLayers is i32 [contextLength, 1],
+       * written by `exit_record`. Rows of the current step are always attended.
+       */
+      exitLayers?: DeviceBuffer;
+      layer?: number;
     }
   /** out = silu(gate) * up, elementwise. */
   | { kind: 'silu_mul'; gate: DeviceBuffer; up: DeviceBuffer; out: DeviceBuffer; rows?: number }
@@ -79,7 +87,56 @@ export type Op =
    *    candidate whose cumulative probability > uniform (the last kept
    *    candidate when rounding leaves none).
    */
-  | { kind: 'sample'; logits: DeviceBuffer; history: DeviceBuffer; out: DeviceBuffer };
+  | { kind: 'sample'; logits: DeviceBuffer; history: DeviceBuffer; out: DeviceBuffer }
+  /**
+   * SpecEE exit check after decoder layer `layer`, on the last active row of x
+   * (the residual stream). exit is i32 [1, 2] = (token, exit layer), -1 while
+   * running. A no-op when exit[1] >= 0 (already exited) or active[layer] == 0
+   * (active: i32 [1, nLayers], the scheduler's layer set for this step).
+   * Otherwise, with k = drafts' width (i32 [1, k], the drafter's tokens in rank order):
+   *   h   = x[n-1] / sqrt(mean(x[n-1]^2) + eps) * norm          (the final RMSNorm)
+   *   z_j = lmHead[drafts[j]] · h                                 (j < k)
+   *   p   = softmax(z); d = p - probs[0]; probs[0] = p            (probs f32 [1, k]; zeros at the first evaluated layer)
+   *   f   = [z, p, d]                                             (3k features)
+   *   s   = sigmoid(down · relu(up · f + upBias) + downBias)      (up [H, 3k], upBias [H], down [1, H], downBias [1])
+   *   if s > threshold: logits[0] = lmHead · h (all of it); t = argmax (lowest index on ties);
+   *                     if t is one of the drafts: exit = (t, layer).
+   */
+  | {
+      kind: 'exit_check';
+      x: DeviceBuffer;
+      norm: DeviceWeight;
+      eps: number;
+      lmHead: DeviceWeight;
+      drafts: DeviceBuffer;
+      probs: DeviceBuffer;
+      active: DeviceBuffer;
+      up: DeviceWeight;
+      upBias: DeviceWeight;
+      down: DeviceWeight;
+      downBias: DeviceWeight;
+      threshold: number;
+      layer: number;
+      logits: DeviceBuffer;
+      exit: DeviceBuffer;
+    }
+  /**
+   * Opens a guarded region, closed by the next `guard_end` (regions do not nest).
+   * Every op inside runs only if, at the moment it would run, the exit buffer
+   * (i32 [1, 2], see exit_check) says so:
+   * - 'running': exit[1] < 0 (no exit yet) — the layers after an exit check;
+   * - 'exited_before': 0 <= exit[1] < layer — work for a layer an exit skipped
+   *   (the `propagate` KV policy).
+   * GPU backends keep this on the device: skipped ops must not read their weights.
+   */
+  | { kind: 'guard_begin'; exit: DeviceBuffer; runIf: 'running' | 'exited_before'; layer?: number }
+  | { kind: 'guard_end' }
+  /**
+   * exitLayers[pos + t] = the last layer computed for that position, for t < n:
+   * exit[1] when an exit buffer is given and exit[1] >= 0, else lastLayer.
+   * exitLayers i32 [contextLength, 1] (read by attention's `mask` policy).
+   */
+  | { kind: 'exit_record'; exit?: DeviceBuffer; exitLayers: DeviceBuffer; lastLayer: number };
 
 export type OpKind = Op['kind'];
 
@@ -95,7 +152,14 @@ export const OP_KINDS: readonly OpKind[] = [
   'last_row',
   'argmax',
   'sample',
+  'exit_check',
+  'guard_begin',
+  'guard_end',
+  'exit_record',
 ];
+
+/** Ops that only early exit (SpecEE) needs; a backend without them still runs every full-depth program. */
+export const EXIT_OP_KINDS: readonly OpKind[] = ['exit_check', 'guard_begin', 'guard_end', 'exit_record'];
 
 /** A buffer read back to the host after a run. */
 export interface ProgramOutput {

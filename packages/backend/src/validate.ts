@@ -23,6 +23,13 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
     if (b.dtype !== 'f32') fail(i, op, `${role} '${b.label}' must be f32`);
     if (needRows && !rowsOk(b)) fail(i, op, `${role} '${b.label}' has ${b.shape[0]} rows, the op needs ${need}`);
   };
+  const i32 = (i: number, op: Op, b: DeviceBuffer, role: string, width: number) => {
+    if (b.dtype !== 'i32' || cols(b) !== width) fail(i, op, `${role} '${b.label}' must be i32 with ${width} cols`);
+  };
+  const exitBuffer = (i: number, op: Op, b: DeviceBuffer) => {
+    if (b.dtype !== 'i32' || cols(b) < 2) fail(i, op, `exit '${b.label}' must be i32 [1, 2]`);
+  };
+  let guardOpen = false;
   const weightOk = (op: Op, w: DeviceWeight) => {
     if (!caps.weightDTypes.includes(w.dtype)) {
       throw new UnsupportedOpError(`${op.kind}[${w.dtype}]`, caps.name, `weight '${w.name}' is ${w.dtype}`);
@@ -94,6 +101,12 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
         if (cols(op.kCache) !== op.kvHeads * op.headDim || cols(op.vCache) !== op.kvHeads * op.headDim) {
           fail(i, op, 'caches must be [context, kvHeads*headDim]');
         }
+        if ((op.exitLayers === undefined) !== (op.layer === undefined)) fail(i, op, 'exitLayers and layer go together');
+        if (op.exitLayers) {
+          i32(i, op, op.exitLayers, 'exitLayers', 1);
+          if (!Number.isInteger(op.layer) || op.layer! < 0) fail(i, op, `layer must be a non-negative integer, got ${op.layer}`);
+          if (op.exitLayers.shape[0] < op.kCache.shape[0]) fail(i, op, 'exitLayers must have a row per cache row');
+        }
         break;
       }
       case 'silu_mul':
@@ -121,8 +134,55 @@ export function validateProgram(program: Program, caps: BackendCapabilities): vo
         if (op.out.dtype !== 'i32' || op.history.dtype !== 'i32') fail(i, op, 'out and history must be i32');
         break;
       }
+      case 'exit_check': {
+        f32(i, op, op.x, 'x');
+        const dim = cols(op.x);
+        const k = cols(op.drafts);
+        for (const w of [op.norm, op.lmHead, op.up, op.upBias, op.down, op.downBias]) weightOk(op, w);
+        if (op.norm.shape.length !== 1 || op.norm.shape[0] !== dim) fail(i, op, `norm must be [${dim}]`);
+        if (op.lmHead.shape.length !== 2 || op.lmHead.shape[1] !== dim) fail(i, op, `lmHead must be [vocab, ${dim}]`);
+        const vocab = op.lmHead.shape[0]!;
+        if (!(op.eps > 0)) fail(i, op, 'eps must be > 0');
+        i32(i, op, op.drafts, 'drafts', k);
+        if (k < 1) fail(i, op, 'drafts must hold at least one token');
+        f32(i, op, op.probs, 'probs', false);
+        if (cols(op.probs) !== k) fail(i, op, `probs must be [1, ${k}]`);
+        if (!Number.isInteger(op.layer) || op.layer < 0) fail(i, op, `layer must be a non-negative integer, got ${op.layer}`);
+        i32(i, op, op.active, 'active', cols(op.active));
+        if (cols(op.active) <= op.layer) fail(i, op, `active has ${cols(op.active)} entries, layer is ${op.layer}`);
+        const hidden = op.up.shape[0]!;
+        if (op.up.shape.length !== 2 || op.up.shape[1] !== 3 * k) fail(i, op, `up must be [hidden, ${3 * k}]`);
+        if (op.upBias.shape.length !== 1 || op.upBias.shape[0] !== hidden) fail(i, op, `upBias must be [${hidden}]`);
+        if (op.down.shape.length !== 2 || op.down.shape[0] !== 1 || op.down.shape[1] !== hidden) fail(i, op, `down must be [1, ${hidden}]`);
+        if (op.downBias.shape.length !== 1 || op.downBias.shape[0] !== 1) fail(i, op, 'downBias must be [1]');
+        if (typeof op.threshold !== 'number' || Number.isNaN(op.threshold)) fail(i, op, 'threshold must be a number');
+        f32(i, op, op.logits, 'logits', false);
+        if (cols(op.logits) !== vocab) fail(i, op, `logits must be [1, ${vocab}]`);
+        exitBuffer(i, op, op.exit);
+        break;
+      }
+      case 'guard_begin': {
+        if (guardOpen) fail(i, op, 'guarded regions do not nest: close the previous one with guard_end first');
+        guardOpen = true;
+        exitBuffer(i, op, op.exit);
+        if (op.runIf !== 'running' && op.runIf !== 'exited_before') fail(i, op, `runIf must be 'running' or 'exited_before'`);
+        if (op.runIf === 'exited_before' && (!Number.isInteger(op.layer) || op.layer! < 0)) fail(i, op, 'exited_before needs a layer');
+        break;
+      }
+      case 'guard_end': {
+        if (!guardOpen) fail(i, op, 'guard_end without guard_begin');
+        guardOpen = false;
+        break;
+      }
+      case 'exit_record': {
+        i32(i, op, op.exitLayers, 'exitLayers', 1);
+        if (op.exit) exitBuffer(i, op, op.exit);
+        if (!Number.isInteger(op.lastLayer) || op.lastLayer < 0) fail(i, op, `lastLayer must be a non-negative integer`);
+        break;
+      }
     }
   });
+  if (guardOpen) throw new InvalidProgramError(`program '${program.label}': a guard_begin has no guard_end`);
   for (const o of program.outputs) {
     if (o.rows !== 'active' && (o.rows < 1 || o.rows > o.buffer.shape[0])) {
       throw new InvalidProgramError(`program '${program.label}': output '${o.buffer.label}' reads ${o.rows} rows of ${o.buffer.shape[0]}`);

@@ -6,6 +6,7 @@ import { resolveTolerance, type ToleranceOptions } from './tolerance.js';
 import { defineOpTests } from './tests/ops.js';
 import { defineProgramTests } from './tests/program.js';
 import { defineErrorTests } from './tests/errors.js';
+import { defineExitTests } from './tests/exit.js';
 import { defineModelChecks } from './model-checks.js';
 
 export interface ConformanceSuiteOptions {
@@ -120,6 +121,7 @@ export function defineConformanceSuite(options: ConformanceSuiteOptions): void {
     describe('ops', () => defineOpTests(register));
     describe('programs', () => defineProgramTests(register));
     describe('errors', () => defineErrorTests(register));
+    describe('early exit', () => defineExitTests(register));
     if (options.models !== false) describe('models', () => defineModelChecks(register, state));
   });
 }

@@ -20,6 +20,9 @@ function compileAttention(op: OpOf<'attention'>, ctx: KernelContext): KernelStep
   const acc = new Float64Array(headDim);
   ctx.account(att.byteLength + acc.byteLength);
   const hd4 = headDim - 3;
+  // SpecEE `mask` policy: earlier positions that exited before this layer have no K/V here.
+  const exitLayers = op.exitLayers ? ctx.i32(op.exitLayers) : null;
+  const layer = op.layer ?? 0;
   return (s) => {
     for (let t = 0; t < s.n; t++) {
       const L = s.pos + t + 1;
@@ -28,6 +31,10 @@ function compileAttention(op: OpOf<'attention'>, ctx: KernelContext): KernelStep
         const ko = Math.floor((h * kvHeads) / heads) * headDim;
         let max = -Infinity;
         for (let p = 0; p < L; p++) {
+          if (exitLayers !== null && p < s.pos && exitLayers[p] < layer) {
+            att[p] = -Infinity;
+            continue;
+          }
           const kb = p * kvWidth + ko;
           let s0 = 0;
           let s1 = 0;

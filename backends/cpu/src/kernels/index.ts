@@ -2,6 +2,7 @@
 import { addKernel } from './add.js';
 import { argmaxKernel } from './argmax.js';
 import { attentionKernel } from './attention.js';
+import { exitCheckKernel, exitRecordKernel, guardBeginKernel, guardEndKernel } from './exit_check.js';
 import { embedBF16Kernel, embedBxKernel, embedF16Kernel, embedF32Kernel, embedQ8_0Kernel } from './embed.js';
 import { kvStoreKernel } from './kv_store.js';
 import { lastRowKernel } from './last_row.js';
@@ -37,6 +38,10 @@ export const BUILTIN_KERNELS: readonly CpuKernel[] = [
   lastRowKernel,
   argmaxKernel,
   sampleKernel,
+  exitCheckKernel,
+  guardBeginKernel,
+  guardEndKernel,
+  exitRecordKernel,
 ] as unknown as readonly CpuKernel[];
 
 /** Registers every built-in kernel on `registry` (keeps kernels registered there under other keys). */

@@ -24,6 +24,8 @@ export function attention(
   kvHeads: number,
   headDim: number,
   scale: number,
+  /** Cache rows to leave out (the SpecEE `mask` KV policy). */
+  masked?: (position: number) => boolean,
 ): Float64Array {
   const qWidth = heads * headDim;
   const kvWidth = kvHeads * headDim;
@@ -36,6 +38,10 @@ export function attention(
       const scores = new Float64Array(last + 1);
       let max = -Infinity;
       for (let j = 0; j <= last; j++) {
+        if (masked?.(j)) {
+          scores[j] = -Infinity;
+          continue;
+        }
         let dot = 0;
         for (let d = 0; d < headDim; d++) dot += q[qBase + d] * kCache[j * kvWidth + kvh * headDim + d];
         scores[j] = dot * scale;

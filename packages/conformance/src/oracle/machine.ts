@@ -7,6 +7,7 @@ import { attention, kvStore } from './attention.js';
 import { add, siluMul } from './elementwise.js';
 import { argmax, lastRow } from './rows.js';
 import { sample } from './sample.js';
+import { exitCheck } from './exit.js';
 
 interface OracleBuffer {
   dtype: 'f32' | 'i32';
@@ -65,7 +66,22 @@ export class OracleMachine {
   run(program: Program, params: RunParams): (Float64Array | Int32Array)[] {
     const { pos, n } = params;
     for (const input of params.inputs ?? []) this.write(input.buffer, input.data);
+    // The open guarded region, if any: its ops run only while its condition holds (checked per op).
+    let guard: Extract<Program['ops'][number], { kind: 'guard_begin' }> | null = null;
+    const guardHolds = (g: NonNullable<typeof guard>) => {
+      const exited = this.buf(g.exit).data[1]!;
+      return g.runIf === 'running' ? exited < 0 : exited >= 0 && exited < g.layer!;
+    };
     for (const op of program.ops) {
+      if (op.kind === 'guard_begin') {
+        guard = op;
+        continue;
+      }
+      if (op.kind === 'guard_end') {
+        guard = null;
+        continue;
+      }
+      if (guard && !guardHolds(guard)) continue;
       // Row-wise ops may carry a fixed row count that replaces the run's n.
       const rows = 'rows' in op && op.rows !== undefined ? op.rows : n;
       switch (op.kind) {
@@ -92,12 +108,49 @@ export class OracleMachine {
           kvStore(vc.data as Float64Array, this.buf(op.v).data, n, pos, vc.cols, vc.rows);
           break;
         }
-        case 'attention':
+        case 'attention': {
+          // The `mask` KV policy: earlier positions that exited before this layer are left out.
+          const record = op.exitLayers ? this.buf(op.exitLayers).data : null;
+          const masked = record ? (p: number) => p < pos && record[p]! < op.layer! : undefined;
           this.setRows(
             op.out,
-            attention(this.buf(op.q).data, this.buf(op.kCache).data, this.buf(op.vCache).data, n, pos, op.heads, op.kvHeads, op.headDim, op.scale),
+            attention(this.buf(op.q).data, this.buf(op.kCache).data, this.buf(op.vCache).data, n, pos, op.heads, op.kvHeads, op.headDim, op.scale, masked),
           );
           break;
+        }
+        case 'exit_check': {
+          const exit = this.buf(op.exit).data;
+          if (exit[1]! >= 0 || this.buf(op.active).data[op.layer] === 0) break;
+          const probs = this.buf(op.probs).data;
+          const r = exitCheck(
+            this.buf(op.x).data,
+            n - 1,
+            op.x.shape[1],
+            this.weight(op.norm),
+            op.eps,
+            this.weight(op.lmHead),
+            op.lmHead.shape[0]!,
+            this.buf(op.drafts).data.slice(0, op.drafts.shape[1]),
+            probs,
+            this.weight(op.up),
+            this.weight(op.upBias),
+            this.weight(op.down),
+            this.weight(op.downBias)[0]!,
+            op.threshold,
+            op.layer,
+          );
+          probs.set(r.probs);
+          if (r.logits) this.buf(op.logits).data.set(r.logits);
+          if (r.exit) exit.set(r.exit);
+          break;
+        }
+        case 'exit_record': {
+          const exited = op.exit ? this.buf(op.exit).data[1]! : -1;
+          const last = exited >= 0 ? exited : op.lastLayer;
+          const record = this.buf(op.exitLayers).data;
+          for (let t = 0; t < n; t++) record[pos + t] = last;
+          break;
+        }
         case 'silu_mul':
           this.setRows(op.out, siluMul(this.buf(op.gate).data, this.buf(op.up).data, rows * op.gate.shape[1]));
           break;
