@@ -187,9 +187,12 @@ async function generate(): Promise<void> {
     }
     const { stats } = await generation.result;
     ui.tps.textContent = `${stats.decodeTokensPerSecond.toFixed(1)} (prefill ${stats.prefillTokensPerSecond.toFixed(0)}, first token after ${stats.timeToFirstTokenMs.toFixed(0)} ms)`;
-    // Early exit reports the mean layers run per token when the model carries exit predictors.
-    const layers = (stats as { meanLayersPerToken?: number }).meanLayersPerToken;
-    ui.layers.textContent = layers !== undefined ? `${layers.toFixed(2)} of ${nLayers}` : `${nLayers} of ${nLayers} (no early-exit predictor in this model)`;
+    // The engine reports layers per token when the decode ran with SpecEE early exit
+    // (read structurally: the field is newer than this page).
+    const exit = (stats as { earlyExit?: { layersPerToken: number; steps: number } }).earlyExit;
+    ui.layers.textContent = exit
+      ? `${exit.layersPerToken.toFixed(2)} of ${nLayers} (mean over ${exit.steps} decode steps, early exit)`
+      : `${nLayers} of ${nLayers} (no early exit for this model)`;
     setStatus(`done (${stats.finishReason})`);
   } catch (e) {
     showError(ui.output, e);

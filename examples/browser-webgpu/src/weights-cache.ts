@@ -17,7 +17,7 @@ function cacheAvailable(): boolean {
 }
 
 /** Reads a response body into one buffer, reporting progress (total 0 when the server sends no length). */
-async function readAll(response: Response, total: number, onProgress: Progress): Promise<Uint8Array> {
+async function readAll(response: Response, total: number, onProgress: Progress): Promise<Uint8Array<ArrayBuffer>> {
   if (!response.body) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
   const parts: Uint8Array[] = [];
@@ -39,7 +39,7 @@ async function readAll(response: Response, total: number, onProgress: Progress):
 }
 
 export interface Fetched {
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
   fromCache: boolean;
 }
 
@@ -64,7 +64,7 @@ export async function fetchModel(url: string, onProgress: Progress): Promise<Fet
 }
 
 /** Reads a picked file (progress while reading) and caches it under a synthetic URL. */
-export async function readPickedFile(file: File, onProgress: Progress): Promise<Uint8Array> {
+export async function readPickedFile(file: File, onProgress: Progress): Promise<Uint8Array<ArrayBuffer>> {
   const bytes = await readAll(new Response(file), file.size, onProgress);
   if (cacheAvailable()) {
     const cache = await caches.open(CACHE_NAME);
