@@ -43,6 +43,8 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Prepend BOS to a text prompt (default true when the model has one). */
   addBos?: boolean;
+  /** Decode with SpecEE early exit when the model has it enabled (`enableEarlyExit`). Default true. */
+  earlyExit?: boolean;
 }
 
 export interface ChatMessage {
@@ -70,6 +72,20 @@ export interface GenerationStats {
   totalMs: number;
   finishReason: FinishReason;
   backend: string;
+  /** Present when the decode ran with early exit (the first token, from the prefill, is not counted). */
+  earlyExit?: EarlyExitStats;
+}
+
+export interface EarlyExitStats {
+  /** Decode steps measured. */
+  steps: number;
+  /** Mean decoder layers computed per token, and as a fraction of the model's depth. */
+  layersPerToken: number;
+  layersFraction: number;
+  /** histogram[i] = tokens whose last computed layer was i (the last entry counts full-depth tokens). */
+  histogram: number[];
+  /** Host time spent in the drafter, ms. */
+  draftMs: number;
 }
 
 export interface GenerationResult {

@@ -5,3 +5,11 @@ export { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, To
 export { ropeInvFreq } from './runtime/rope.js';
 export * from './runtime/programs.js';
 export { SeededRandom } from './runtime/random.js';
+export {
+  createEarlyExitRuntime,
+  type EarlyExitConfig,
+  type EarlyExitDrafter,
+  type EarlyExitPredictor,
+  type EarlyExitScheduler,
+  type KvPolicy,
+} from './runtime/early-exit.js';

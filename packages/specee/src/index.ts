@@ -20,4 +20,5 @@ export * from './collect.js';
 export * from './simulate.js';
 export * from './train.js';
 export * from './file.js';
+export * from './early-exit.js';
 export { Rng, softmax, topK } from './math.js';

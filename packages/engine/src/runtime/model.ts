@@ -1,9 +1,10 @@
-import { createBackend, type Backend, type DeviceWeight, type SamplingParams } from '@bitexit/backend';
+import { createBackend, type Backend, type DeviceBuffer, type DeviceWeight } from '@bitexit/backend';
 import { BitexitError } from '@bitexit/format';
 import type { StreamDecoder, Tokenizer } from '@bitexit/tokenizer';
 import { renderChatTemplate } from '@bitexit/tokenizer';
 import type {
   ChatMessage,
+  EarlyExitStats,
   FinishReason,
   GenerateOptions,
   Generation,
@@ -18,6 +19,14 @@ import { openModel } from '../model/index.js';
 import type { ModelConfig, ModelSource } from '../model/types.js';
 import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './errors.js';
 import { GenerationStream } from './generation.js';
+import {
+  createEarlyExitRuntime,
+  exitStepInputs,
+  releaseEarlyExitRuntime,
+  type EarlyExitConfig,
+  type EarlyExitRuntime,
+  type KvPolicy,
+} from './early-exit.js';
 import { compilePrograms, createBuffers, MAX_HISTORY, uploadModelWeights, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
 import { randomSeed, SeededRandom } from './random.js';
 import { StopStringFilter } from './stop.js';
@@ -68,6 +77,8 @@ export class Model {
   private cached: number[] = [];
   private lock: Promise<void> = Promise.resolve();
   private disposed = false;
+  /** SpecEE state when early exit is enabled. */
+  private exitRuntime: EarlyExitRuntime | null = null;
 
   private constructor(
     private readonly source: ModelSource,
@@ -76,7 +87,7 @@ export class Model {
     readonly weights: ModelWeights,
     private readonly uploaded: DeviceWeight[],
     private readonly buffers: ModelBuffers,
-    private readonly programs: ModelPrograms,
+    private programs: ModelPrograms,
     contextLength: number,
     skipped: { name: string; reason: string }[],
   ) {
@@ -226,10 +237,96 @@ export class Model {
     });
   }
 
+  /**
+   * Turns on SpecEE early exit for decoding (see EarlyExitConfig; @bitexit/specee's
+   * `createEarlyExit` builds one from an exits file). Replaces an earlier config.
+   * With the `mask` KV policy every program is recompiled to record and mask
+   * depth, and the prefix cache is dropped (its positions carry no record).
+   */
+  async enableEarlyExit(config: EarlyExitConfig): Promise<void> {
+    await this.exclusive(async () => {
+      const rt = await createEarlyExitRuntime(this.backend, this.config, this.weights, this.buffers, this.info.contextLength, config);
+      const wantMask = rt.kvPolicy === 'mask';
+      const hadMask = this.exitRuntime?.kvPolicy === 'mask';
+      if (this.exitRuntime) releaseEarlyExitRuntime(this.backend, this.exitRuntime);
+      this.exitRuntime = rt;
+      if (wantMask !== hadMask) this.recompile(wantMask && rt.buffers.exitLayers ? { exitLayers: rt.buffers.exitLayers } : undefined);
+    });
+  }
+
+  async disableEarlyExit(): Promise<void> {
+    await this.exclusive(async () => {
+      if (!this.exitRuntime) return;
+      const hadMask = this.exitRuntime.kvPolicy === 'mask';
+      const rt = this.exitRuntime;
+      this.exitRuntime = null;
+      if (hadMask) this.recompile(undefined);
+      releaseEarlyExitRuntime(this.backend, rt);
+    });
+  }
+
+  /** The early-exit setup in use, or null. */
+  get earlyExit(): { kvPolicy: KvPolicy; layers: readonly number[]; k: number; threshold: number; drafter: string } | null {
+    const rt = this.exitRuntime;
+    return rt ? { kvPolicy: rt.kvPolicy, layers: rt.layers, k: rt.config.k, threshold: rt.config.threshold, drafter: rt.config.drafter.kind } : null;
+  }
+
+  /**
+   * Teacher-forced decoding with early exit: ids[0] runs at full depth, then each
+   * ids[t] is fed as a decode step (drafter, scheduler and KV policy as in
+   * generation). logits[t] are the logits the step's token came from (the exit
+   * layer's, or the last layer's), i.e. the prediction for ids[t + 1];
+   * exitLayers[t] is the last layer computed at position t.
+   */
+  async scoreWithEarlyExit(ids: number[], options: { signal?: AbortSignal } = {}): Promise<{ logits: Float32Array[]; exitLayers: number[] }> {
+    return this.exclusive(async () => {
+      const rt = this.exitRuntime;
+      if (!rt) throw new InvalidOptionError('early exit is not enabled on this model (call enableEarlyExit first)');
+      this.checkIds(ids);
+      if (ids.length === 0) return { logits: [], exitLayers: [] };
+      if (ids.length > this.info.contextLength) throw new ContextLengthExceededError(ids.length, this.info.contextLength);
+      this.cached = [];
+      rt.config.drafter.reset?.();
+      const L = this.config.nLayers;
+      const greedy = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, historyLength: 0, uniform: 0 };
+      const first = await this.backend.run(rt.prefillSample, { pos: 0, n: 1, inputs: [{ buffer: this.buffers.ids, data: Int32Array.of(ids[0]!) }], sampling: greedy });
+      let feature = first[1] as Float32Array;
+      const logits = [(await this.backend.readBuffer(this.buffers.logits)) as Float32Array];
+      const exitLayers = [L - 1];
+      const breathe = createYielder();
+      for (let t = 1; t < ids.length; t++) {
+        await breathe();
+        if (options.signal?.aborted) throw new BitexitError('E_ABORTED', 'evaluation aborted');
+        const drafts = await rt.config.drafter.propose(ids.slice(0, t + 1), rt.config.k, rt.config.drafter.needsFeature ? feature : undefined);
+        const out = await this.backend.run(rt.score, {
+          pos: t,
+          n: 1,
+          inputs: [{ buffer: this.buffers.ids, data: Int32Array.of(ids[t]!) }, ...exitStepInputs(rt, L, drafts)],
+        });
+        logits.push(out[0] as Float32Array);
+        const exitLayer = out[1]![1]! >= 0 ? out[1]![1]! : L - 1;
+        rt.config.scheduler.record(exitLayer);
+        exitLayers.push(exitLayer);
+        if (rt.config.drafter.needsFeature) feature = out[2] as Float32Array;
+      }
+      return { logits, exitLayers };
+    });
+  }
+
+  /** Recompiles the base programs with or without the `mask` policy's depth record. */
+  private recompile(mask: { exitLayers: DeviceBuffer } | undefined): void {
+    const next = compilePrograms(this.backend, this.config, this.weights, this.buffers, mask);
+    for (const p of Object.values(this.programs)) this.backend.release(p);
+    this.programs = next;
+    this.cached = [];
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await this.lock.catch(() => undefined);
+    if (this.exitRuntime) releaseEarlyExitRuntime(this.backend, this.exitRuntime);
+    this.exitRuntime = null;
     for (const p of Object.values(this.programs)) this.backend.release(p);
     for (const b of Object.values(this.buffers)) {
       if (Array.isArray(b)) b.forEach((x) => this.backend.release(x));
@@ -301,6 +398,21 @@ export class Model {
     let prefillMs = 0;
     let decodeMs = 0;
     let prefillCount = 0;
+    // Early exit, when enabled and not turned off for this call.
+    const exitRt = options.earlyExit === false ? null : this.exitRuntime;
+    const L = this.config.nLayers;
+    const exitStats = exitRt ? { steps: 0, layers: 0, histogram: new Array<number>(L).fill(0), draftMs: 0 } : null;
+    let feature: Float32Array | undefined;
+    const earlyExitStats = (): EarlyExitStats | undefined =>
+      exitStats
+        ? {
+            steps: exitStats.steps,
+            layersPerToken: exitStats.steps ? exitStats.layers / exitStats.steps : 0,
+            layersFraction: exitStats.steps ? exitStats.layers / exitStats.steps / L : 0,
+            histogram: [...exitStats.histogram],
+            draftMs: exitStats.draftMs,
+          }
+        : undefined;
     const result = (): GenerationResult => ({
       text,
       promptTokens: promptIds,
@@ -314,6 +426,7 @@ export class Model {
         totalMs: now() - t0,
         finishReason,
         backend: this.info.backend,
+        ...(exitStats ? { earlyExit: earlyExitStats() } : {}),
       },
     });
     report(result());
@@ -333,6 +446,7 @@ export class Model {
       const stop = new StopStringFilter(options.stop ?? []);
       const history = [...promptIds];
       const rng = new SeededRandom(options.seed ?? randomSeed());
+      exitRt?.config.drafter.reset?.();
 
       // Prefill, reusing the longest cached prefix (at least one token is always run).
       let common = 0;
@@ -347,6 +461,11 @@ export class Model {
         const inputs = [{ buffer: this.buffers.ids, data: Int32Array.from(chunk) }];
         if (!isLast) {
           await this.backend.run(this.programs.prefill, { pos: start, n: chunk.length, inputs });
+        } else if (exitRt?.config.drafter.needsFeature) {
+          // The drafter's first proposal reads the feature of the prompt's last position.
+          const out = await this.backend.run(exitRt.prefillSample, this.sampleParams(start, chunk, history, sampling, rng));
+          token = out[0]![0]!;
+          feature = out[1] as Float32Array;
         } else {
           token = await this.sampleStep(this.programs.prefillSample, start, chunk, history, sampling, rng);
         }
@@ -388,7 +507,23 @@ export class Model {
           finishReason = 'context';
           break;
         }
-        token = await this.sampleStep(this.programs.decode, pos, [token], history, sampling, rng);
+        if (exitRt && exitStats) {
+          const td0 = now();
+          const drafts = await exitRt.config.drafter.propose(history, exitRt.config.k, feature);
+          exitStats.draftMs += now() - td0;
+          const params = this.sampleParams(pos, [token], history, sampling, rng);
+          params.inputs.push(...exitStepInputs(exitRt, L, drafts));
+          const out = await this.backend.run(exitRt.decode, params);
+          token = out[0]![0]!;
+          const exitLayer = out[1]![1]! >= 0 ? out[1]![1]! : L - 1;
+          exitRt.config.scheduler.record(exitLayer);
+          exitStats.steps++;
+          exitStats.layers += exitLayer + 1;
+          exitStats.histogram[exitLayer]!++;
+          if (exitRt.config.drafter.needsFeature) feature = out[2] as Float32Array;
+        } else {
+          token = await this.sampleStep(this.programs.decode, pos, [token], history, sampling, rng);
+        }
         this.cached.push(tokens[tokens.length - 1]!);
       }
       decodeMs = now() - td;
@@ -412,17 +547,23 @@ export class Model {
     pos: number,
     ids: number[],
     history: number[],
-    sampling: Omit<SamplingParams, 'uniform' | 'historyLength'> & { lastN: number },
+    sampling: ResolvedSampling,
     rng: SeededRandom,
   ): Promise<number> {
-    const inputs = [{ buffer: this.buffers.ids, data: Int32Array.from(ids) }];
+    const [out] = await this.backend.run(program, this.sampleParams(pos, ids, history, sampling, rng));
+    return out![0]!;
+  }
+
+  /** Run parameters of a sampling step: token ids, the penalty's history, the sampling scalars. */
+  private sampleParams(pos: number, ids: number[], history: number[], sampling: ResolvedSampling, rng: SeededRandom) {
+    const inputs: { buffer: DeviceBuffer; data: Int32Array | Float32Array }[] = [{ buffer: this.buffers.ids, data: Int32Array.from(ids) }];
     let historyLength = 0;
     if (sampling.repetitionPenalty !== 1 && sampling.lastN > 0) {
       const recent = history.slice(-Math.min(sampling.lastN, MAX_HISTORY));
       historyLength = recent.length;
       inputs.push({ buffer: this.buffers.history, data: Int32Array.from(recent) });
     }
-    const [out] = await this.backend.run(program, {
+    return {
       pos,
       n: ids.length,
       inputs,
@@ -435,10 +576,11 @@ export class Model {
         historyLength,
         uniform: rng.next(),
       },
-    });
-    return out![0]!;
+    };
   }
 }
+
+type ResolvedSampling = ReturnType<typeof resolveSampling>;
 
 function resolveSampling(o: GenerateOptions) {
   const s = {

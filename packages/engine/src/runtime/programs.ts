@@ -145,7 +145,20 @@ export interface LayerSegment {
   input?: { buffer: DeviceBuffer; feeds: ('attn_q' | 'attn_k' | 'attn_v' | 'attn_output' | 'ffn_gate' | 'ffn_up' | 'ffn_down')[] };
 }
 
-export function layerSegments(c: ModelConfig, l: LayerWeights, i: number, buf: ModelBuffers, invFreq = ropeInvFreq(c)): LayerSegment[] {
+/** The SpecEE `mask` KV policy: attention leaves out earlier positions that exited before the layer. */
+export interface ExitMask {
+  /** i32 [contextLength, 1]: the last layer computed at each position (written by `exit_record`). */
+  exitLayers: DeviceBuffer;
+}
+
+export function layerSegments(
+  c: ModelConfig,
+  l: LayerWeights,
+  i: number,
+  buf: ModelBuffers,
+  invFreq = ropeInvFreq(c),
+  mask?: ExitMask,
+): LayerSegment[] {
   return [
     {
       name: 'attn_norm',
@@ -171,6 +184,7 @@ export function layerSegments(c: ModelConfig, l: LayerWeights, i: number, buf: M
           kvHeads: c.nKvHeads,
           headDim: c.headDim,
           scale: 1 / Math.sqrt(c.headDim),
+          ...(mask ? { exitLayers: mask.exitLayers, layer: i } : {}),
         },
       ],
       input: { buffer: buf.att, feeds: ['attn_output'] },
@@ -212,23 +226,29 @@ export function embedOps(w: ModelWeights, buf: ModelBuffers): Op[] {
 }
 
 /** The transformer body: embedding and every decoder layer, leaving the residual stream in `x`. */
-export function bodyOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
+export function bodyOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers, mask?: ExitMask): Op[] {
   const invFreq = ropeInvFreq(c);
   const ops = embedOps(w, buf);
   w.layers.forEach((l, i) => {
-    for (const seg of layerSegments(c, l, i, buf, invFreq)) ops.push(...seg.ops);
+    for (const seg of layerSegments(c, l, i, buf, invFreq, mask)) ops.push(...seg.ops);
   });
+  // Full depth: every position of this step computed the last layer.
+  if (mask) ops.push({ kind: 'exit_record', exitLayers: mask.exitLayers, lastLayer: c.nLayers - 1 });
   return ops;
 }
 
-/** Final norm, LM head on the last row, then on-device sampling: one i32 read back. */
-function sampleHeadOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
+/** Final norm and LM head on the last row (logits in `buf.logits`). */
+export function headOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
   return [
     { kind: 'last_row', x: buf.x, out: buf.last },
     { kind: 'rmsnorm', x: buf.last, weight: w.outputNorm, eps: c.rmsEps, out: buf.lastNorm, rows: 1 },
     { kind: 'matmul', x: buf.lastNorm, weight: w.output, out: buf.logits, rows: 1 },
-    { kind: 'sample', logits: buf.logits, history: buf.history, out: buf.token },
   ];
+}
+
+/** Final norm, LM head on the last row, then on-device sampling: one i32 read back. */
+function sampleHeadOps(c: ModelConfig, w: ModelWeights, buf: ModelBuffers): Op[] {
+  return [...headOps(c, w, buf), { kind: 'sample', logits: buf.logits, history: buf.history, out: buf.token }];
 }
 
 export interface ModelPrograms {
@@ -242,8 +262,9 @@ export interface ModelPrograms {
   score: CompiledProgram;
 }
 
-export function compilePrograms(backend: Backend, c: ModelConfig, w: ModelWeights, buf: ModelBuffers): ModelPrograms {
-  const body = bodyOps(c, w, buf);
+/** `mask`: compile for the SpecEE `mask` KV policy (attention masks exited positions; programs record depth). */
+export function compilePrograms(backend: Backend, c: ModelConfig, w: ModelWeights, buf: ModelBuffers, mask?: ExitMask): ModelPrograms {
+  const body = bodyOps(c, w, buf, mask);
   const make = (p: Program) => backend.compile(p);
   return {
     decode: make({ label: 'decode', maxRows: 1, ops: [...body, ...sampleHeadOps(c, w, buf)], outputs: [{ buffer: buf.token, rows: 1 }] }),
