@@ -1,0 +1,640 @@
+/**
+ * WGSL bodies of every op. Each builder returns the pieces `assemble` needs
+ * plus the grid as a function of the run's active rows (dispatch sizes are
+ * recorded per run; bind groups and pipelines are built once at compile).
+ */
+import type { WeightDType } from '@bitexit/format';
+import { LINEAR_WG, ROWS_FN, reduceArgs, type Features, type ParamField, type RoleBinding, type WeightBinding } from './wgsl.js';
+
+export interface KernelSource {
+  name: string;
+  params: ParamField[];
+  roles: RoleBinding[];
+  weights: WeightBinding[];
+  body: string;
+  reduceWG?: number;
+  /** Workgroup grid for a run with `n` active rows at `pos`; null skips the dispatch. */
+  grid(n: number, pos: number): [number, number, number] | null;
+}
+
+export const MAX_WG_X = 65535;
+
+/** 1-D count of workgroups laid out as x (≤ 65535) × y. */
+export function grid1(count: number): [number, number, number] | null {
+  if (count <= 0) return null;
+  if (count <= MAX_WG_X) return [count, 1, 1];
+  return [MAX_WG_X, Math.ceil(count / MAX_WG_X), 1];
+}
+
+const EW_ENTRY = '@compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32)';
+
+function rowsOf(fixed: number | undefined, n: number): number {
+  return fixed ?? n;
+}
+
+export function elementwise(kind: 'add' | 'silu_mul', cols: number, fixed: number | undefined, roles: RoleBinding[]): KernelSource {
+  const expr = kind === 'add' ? 'R_a[i] + R_b[i]' : '(R_a[i] / (1.0 + exp(-R_a[i]))) * R_b[i]';
+  return {
+    name: kind,
+    params: [['fixedRows', 'u32', fixed ?? 0], ['cols', 'u32', cols]],
+    roles,
+    weights: [],
+    body: `${ROWS_FN}
+${EW_ENTRY} {
+  ${LINEAR_WG}
+  let i = wgi * 256u + lid;
+  if (i >= rows() * prm.cols) { return; }
+  R_out[i] = ${expr};
+}`,
+    grid: (n) => grid1(Math.ceil((rowsOf(fixed, n) * cols) / 256)),
+  };
+}
+
+export function kvStore(kw: number, vw: number, roles: RoleBinding[]): KernelSource {
+  const w = Math.max(kw, vw);
+  return {
+    name: 'kv_store',
+    params: [['kw', 'u32', kw], ['vw', 'u32', vw], ['w', 'u32', w]],
+    roles,
+    weights: [],
+    body: `${EW_ENTRY} {
+  ${LINEAR_WG}
+  let i = wgi * 256u + lid;
+  let t = i / prm.w;
+  let c = i % prm.w;
+  if (t >= run.n) { return; }
+  if (c < prm.kw) { R_kc[(run.pos + t) * prm.kw + c] = R_k[t * prm.kw + c]; }
+  if (c < prm.vw) { R_vc[(run.pos + t) * prm.vw + c] = R_v[t * prm.vw + c]; }
+}`,
+    grid: (n) => grid1(Math.ceil((n * w) / 256)),
+  };
+}
+
+export function lastRow(cols: number, roles: RoleBinding[]): KernelSource {
+  return {
+    name: 'last_row',
+    params: [['cols', 'u32', cols]],
+    roles,
+    weights: [],
+    body: `${EW_ENTRY} {
+  ${LINEAR_WG}
+  let c = wgi * 256u + lid;
+  if (c >= prm.cols) { return; }
+  R_out[c] = R_x[(run.n - 1u) * prm.cols + c];
+}`,
+    grid: () => grid1(Math.ceil(cols / 256)),
+  };
+}
+
+/** rope with the per-run cos/sin table (R_cs: [t][i] = (cos, sin), computed on the host in f64 and rounded as the CPU does). */
+export function rope(heads: number, headDim: number, ropeDim: number, adjacent: boolean, roles: RoleBinding[]): KernelSource {
+  const half = ropeDim / 2;
+  const per = heads * half;
+  return {
+    name: 'rope',
+    params: [['heads', 'u32', heads], ['hd', 'u32', headDim], ['half', 'u32', half], ['per', 'u32', per]],
+    roles,
+    weights: [],
+    body: `${EW_ENTRY} {
+  ${LINEAR_WG}
+  let idx = wgi * 256u + lid;
+  let t = idx / prm.per;
+  if (t >= run.n) { return; }
+  let r = idx % prm.per;
+  let h = r / prm.half;
+  let i = r % prm.half;
+  let c = R_cs[(t * prm.half + i) * 2u];
+  let s = R_cs[(t * prm.half + i) * 2u + 1u];
+  let base = t * prm.heads * prm.hd + h * prm.hd;
+  ${adjacent ? 'let a = base + 2u * i; let b = a + 1u;' : 'let a = base + i; let b = a + prm.half;'}
+  let x0 = R_x[a];
+  let x1 = R_x[b];
+  R_x[a] = x0 * c - x1 * s;
+  R_x[b] = x0 * s + x1 * c;
+}`,
+    grid: (n) => grid1(Math.ceil((n * per) / 256)),
+  };
+}
+
+/** embed for one row chunk of the table [rowStart, rowStart + rowCount). */
+export function embed(dim: number, vocab: number, rowStart: number, rowCount: number, dtype: WeightDType, bxParams: ParamField[], roles: RoleBinding[]): KernelSource {
+  const read = dtype === 'bx' ? 'wt_exact(id, c)' : 'wt_at((id - prm.rowStart) * prm.D + c)';
+  return {
+    name: 'embed',
+    params: [['D', 'u32', dim], ['V', 'u32', vocab], ['rowStart', 'u32', rowStart], ['rowCount', 'u32', rowCount], ...bxParams],
+    roles,
+    weights: [{ name: 'wt', dtype }],
+    body: `${EW_ENTRY} {
+  ${LINEAR_WG}
+  let i = wgi * 256u + lid;
+  let t = i / prm.D;
+  let c = i % prm.D;
+  if (t >= run.n) { return; }
+  let sid = R_ids[t];
+  if (sid < 0 || u32(sid) >= prm.V) {
+    // Out-of-vocabulary ids (refused on the host when they come from run inputs) give a zero row.
+    if (prm.rowStart == 0u) { R_out[i] = 0.0; }
+    return;
+  }
+  let id = u32(sid);
+  if (id < prm.rowStart || id >= prm.rowStart + prm.rowCount) { return; }
+  R_out[i] = ${read};
+}`,
+    grid: (n) => grid1(Math.ceil((n * dim) / 256)),
+  };
+}
+
+export function rmsnorm(cols: number, eps: number, fixed: number | undefined, dtype: WeightDType, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  return {
+    name: 'rmsnorm',
+    params: [['fixedRows', 'u32', fixed ?? 0], ['cols', 'u32', cols], ['eps', 'f32', eps]],
+    roles,
+    weights: [{ name: 'wn', dtype }],
+    reduceWG: 256,
+    body: `${ROWS_FN}
+@compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
+  let t = wid.x;
+  if (t >= rows()) { return; }
+  let D = prm.cols;
+  let o = t * D;
+  var ss = 0.0;
+  for (var j = lid; j < D; j += 256u) { let v = R_x[o + j]; ss += v * v; }
+  ss = wg_sum(ss, lid, ${ra.sgi}, ${ra.sgs});
+  let inv = 1.0 / sqrt(ss / f32(D) + prm.eps);
+  for (var j = lid; j < D; j += 256u) { R_out[o + j] = wn_at(j) * (inv * R_x[o + j]); }
+}`,
+    grid: (n) => [rowsOf(fixed, n), 1, 1],
+  };
+}
+
+interface MatmulShape {
+  N: number;
+  K: number;
+  rowStart: number;
+  rowCount: number;
+  fixed: number | undefined;
+  dtype: WeightDType;
+  bias: WeightDType | null;
+  bxParams: ParamField[];
+}
+
+function matmulParams(s: MatmulShape): ParamField[] {
+  return [
+    ['fixedRows', 'u32', s.fixed ?? 0],
+    ['N', 'u32', s.N],
+    ['K', 'u32', s.K],
+    ['rowStart', 'u32', s.rowStart],
+    ['rowCount', 'u32', s.rowCount],
+    ...s.bxParams,
+  ];
+}
+
+function matmulWeights(s: MatmulShape): WeightBinding[] {
+  const w: WeightBinding[] = [{ name: 'wt', dtype: s.dtype }];
+  if (s.bias) w.push({ name: 'wb', dtype: s.bias });
+  return w;
+}
+
+/** The weight element of chunk-relative row r at column k (bx: quantized part only, outliers added in the epilogue). */
+function wElem(dtype: WeightDType, r: string, k: string): string {
+  return dtype === 'bx' ? `wt_q(${r}, ${k})` : `wt_at(${r} * prm.K + ${k})`;
+}
+
+/** Outlier contribution of bx row r for token t (ELL slots; an empty slot adds 0 * x[t, 0]). */
+function bxOutliers(r: string, t: string, stride: string): string {
+  return `for (var j = ${stride === '1u' ? '0u' : 'lid'}; j < prm.wt_C; j += ${stride}) {
+    let e = wt[prm.wt_ol + ${r} * prm.wt_C + j];
+    acc += unpack2x16float(e >> 16u).x * R_x[${t} * prm.K + (e & 0xffffu)];
+  }`;
+}
+
+const MV_ROWS = 4;
+const MV_WG = 64;
+
+/** Matrix–vector (one active row) for f32/f16/bf16/q8_0: 4 weight rows per workgroup, threads split K. */
+export function matvec(s: MatmulShape, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  const rowsLoop = Array.from({ length: MV_ROWS }, (_, i) => i);
+  return {
+    name: `matvec-${s.dtype}`,
+    params: matmulParams(s),
+    roles,
+    weights: matmulWeights(s),
+    reduceWG: MV_WG,
+    body: `${ROWS_FN}
+@compute @workgroup_size(${MV_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
+  let r0 = wid.x * ${MV_ROWS}u;
+  let t = wid.y;
+  if (t >= rows()) { return; }
+  let K = prm.K;
+  ${rowsLoop.map((i) => `var a${i} = 0.0;`).join(' ')}
+  let xo = t * K;
+  for (var k = lid; k < K; k += ${MV_WG}u) {
+    let xv = R_x[xo + k];
+    ${rowsLoop.map((i) => `if (r0 + ${i}u < prm.rowCount) { a${i} += ${wElem(s.dtype, `(r0 + ${i}u)`, 'k')} * xv; }`).join('\n    ')}
+  }
+  ${rowsLoop.map((i) => `a${i} = wg_sum(a${i}, lid, ${ra.sgi}, ${ra.sgs});`).join('\n  ')}
+  if (lid < ${MV_ROWS}u && r0 + lid < prm.rowCount) {
+    var v = a0;
+    ${rowsLoop.slice(1).map((i) => `if (lid == ${i}u) { v = a${i}; }`).join(' ')}
+    let n = prm.rowStart + r0 + lid;
+    ${s.bias ? 'v += wb_at(n);' : ''}
+    R_out[t * prm.N + n] = v;
+  }
+}`,
+    grid: (n) => [Math.ceil(s.rowCount / MV_ROWS), rowsOf(s.fixed, n), 1],
+  };
+}
+
+const TILE = 16;
+
+/** Tiled matrix–matrix product (prefill) for every dtype: 16 weight rows × 16 tokens per workgroup, weights decoded into workgroup memory. */
+export function matmulTiled(s: MatmulShape, roles: RoleBinding[]): KernelSource {
+  return {
+    name: `matmul-tiled-${s.dtype}`,
+    params: matmulParams(s),
+    roles,
+    weights: matmulWeights(s),
+    body: `${ROWS_FN}
+var<workgroup> Ws: array<array<f32, ${TILE + 1}>, ${TILE}>;
+var<workgroup> Xs: array<array<f32, ${TILE + 1}>, ${TILE}>;
+@compute @workgroup_size(${TILE}, ${TILE}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let lx = l.x;
+  let ly = l.y;
+  let r0 = wid.x * ${TILE}u;
+  let t0 = wid.y * ${TILE}u;
+  let m = rows();
+  let K = prm.K;
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < K; k0 += ${TILE}u) {
+    let wr = r0 + ly;
+    let k = k0 + lx;
+    var wv = 0.0;
+    if (wr < prm.rowCount && k < K) { wv = ${wElem(s.dtype, 'wr', 'k')}; }
+    Ws[ly][lx] = wv;
+    var xv = 0.0;
+    if (t0 + ly < m && k < K) { xv = R_x[(t0 + ly) * K + k]; }
+    Xs[ly][lx] = xv;
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TILE}u; kk++) { acc += Ws[lx][kk] * Xs[ly][kk]; }
+    workgroupBarrier();
+  }
+  let r = r0 + lx;
+  let t = t0 + ly;
+  if (r < prm.rowCount && t < m) {
+    ${s.dtype === 'bx' ? bxOutliers('r', 't', '1u') : ''}
+    let n = prm.rowStart + r;
+    ${s.bias ? 'acc += wb_at(n);' : ''}
+    R_out[t * prm.N + n] = acc;
+  }
+}`,
+    grid: (n) => [Math.ceil(s.rowCount / TILE), Math.ceil(rowsOf(s.fixed, n) / TILE), 1],
+  };
+}
+
+const BX_WG = 64;
+
+/**
+ * bx matrix–vector product, one weight row per workgroup, threads over column
+ * groups. Per group: Σ s(q − z)x = s(Σ q·x − z·Σ x). Software-pipelined: the
+ * packed words of the current group are loaded (16-byte vec4 loads) before the
+ * scale/zero of the NEXT group are decoded, and consumed after, so metadata
+ * decoding overlaps the weight loads. Outliers are added branch-free from the
+ * row's ELL slots. G is baked into the shader (3 variants).
+ */
+export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  const n4 = G / 8; // words of a 4-bit slot
+  const n2 = G / 16; // words of a 2-bit slot
+  const n1 = G / 32; // words of a 1-bit slot
+  const v4 = n4 / 4; // vec4 loads of a 4-bit slot (1, 2, 4)
+  // 2-bit slots: vec4 loads when they span whole vec4s (G >= 64), else scalar words.
+  const load2 = n2 >= 4
+    ? Array.from({ length: n2 / 4 }, (_, v) => `let q2_${v} = ld4(p2 + ${v * 4}u);`).join(' ')
+    : `let q2_0 = vec4<u32>(wt[p2], wt[p2 + 1u], 0u, 0u);`;
+  const words2 = Array.from({ length: n2 }, (_, k) => `q2_${k >> 2}[${k & 3}]`);
+  const dot4 = Array.from({ length: n4 }, (_, k) => `dq += dot4(q4_${k >> 2}[${k & 3}], c0 + ${k * 8}u, &xs);`).join('\n        ');
+  const dot2 = words2.map((w, k) => `dq += dot2(${w}, hi(p1, ${k}u, is3), c0 + ${k * 16}u, &xs);`).join('\n        ');
+  return {
+    name: `matvec-bx-g${G}`,
+    params: matmulParams(s),
+    roles,
+    weights: matmulWeights(s),
+    reduceWG: BX_WG,
+    body: `fn ld4(wi: u32) -> vec4<u32> {
+  if ((wi & 3u) == 0u) { return wt4[wi >> 2u]; }
+  return vec4<u32>(wt[wi], wt[wi + 1u], wt[wi + 2u], wt[wi + 3u]);
+}
+/** Σ q·x and Σ x over the 8 four-bit codes of word w starting at column c. */
+fn dot4(w: u32, c: u32, xs: ptr<function, f32>) -> f32 {
+  let x0 = vec4<f32>(R_x[c], R_x[c + 1u], R_x[c + 2u], R_x[c + 3u]);
+  let x1 = vec4<f32>(R_x[c + 4u], R_x[c + 5u], R_x[c + 6u], R_x[c + 7u]);
+  let q0 = vec4<f32>(vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u));
+  let q1 = vec4<f32>(vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u));
+  *xs += dot(x0 + x1, vec4<f32>(1.0));
+  return dot(q0, x0) + dot(q1, x1);
+}
+/** The 16 high bits (3-bit groups) matching 2-bit word k of a slot; 0 for 2-bit groups. */
+fn hi(p1: u32, k: u32, is3: bool) -> u32 {
+  if (!is3) { return 0u; }
+  return (wt[p1 + (k >> 1u)] >> ((k & 1u) * 16u)) & 0xffffu;
+}
+/** Σ q·x and Σ x over the 16 codes of 2-bit word w (plus high bits h) starting at column c. */
+fn dot2(w: u32, h: u32, c: u32, xs: ptr<function, f32>) -> f32 {
+  var acc = 0.0;
+  var sx = 0.0;
+  for (var j = 0u; j < 16u; j += 4u) {
+    let xv = vec4<f32>(R_x[c + j], R_x[c + j + 1u], R_x[c + j + 2u], R_x[c + j + 3u]);
+    let sh = vec4<u32>(j, j + 1u, j + 2u, j + 3u);
+    let q = ((vec4<u32>(w) >> (sh * 2u)) & vec4<u32>(3u)) | (((vec4<u32>(h) >> sh) & vec4<u32>(1u)) << vec4<u32>(2u));
+    acc += dot(vec4<f32>(q), xv);
+    sx += dot(xv, vec4<f32>(1.0));
+  }
+  *xs += sx;
+  return acc;
+}
+@compute @workgroup_size(${BX_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
+  ${LINEAR_WG}
+  let r = wgi;
+  if (r >= prm.rowCount) { return; }
+  let nG = prm.wt_nG;
+  let K = prm.K;
+  let full = select(nG, nG - 1u, nG * ${G}u != K);
+  var acc = 0.0;
+  var g = lid;
+  // Metadata of the first group this thread handles.
+  var gt = wt_g[min(g, nG - 1u)];
+  var sz = wt_sz(r, min(g, nG - 1u), gt);
+  loop {
+    if (g >= full) { break; }
+    let cgt = gt;
+    let csz = sz;
+    let c0 = g * ${G}u;
+    var dq = 0.0;
+    var xs = 0.0;
+    // 1. Issue the packed-word loads of this group.
+    let p4 = prm.wt_p4 + r * prm.wt_W4 + cgt.y;
+    let p2 = prm.wt_p2 + r * prm.wt_W2 + cgt.y;
+    let p1 = prm.wt_p1 + r * prm.wt_W1 + cgt.z;
+    let is4 = cgt.x == 4u;
+    let is3 = cgt.x == 3u;
+    // 2. Decode the next group's scale and zero while those loads are in flight.
+    let gn = g + ${BX_WG}u;
+    if (gn < full) { gt = wt_g[gn]; sz = wt_sz(r, gn, gt); }
+    // 3. Consume the words.
+    if (is4) {
+      ${Array.from({ length: v4 }, (_, v) => `let q4_${v} = ld4(p4 + ${v * 4}u);`).join(' ')}
+      ${dot4}
+    } else {
+      ${load2}
+      ${dot2}
+    }
+    acc += csz.x * (dq - csz.y * xs);
+    g = gn;
+  }
+  // The partial last group (only when K is not a multiple of G): one column at a time.
+  if (full < nG && lid == 0u) {
+    let lg = nG - 1u;
+    let lt = wt_g[lg];
+    let lsz = wt_sz(r, lg, lt);
+    var dq = 0.0;
+    var xs = 0.0;
+    for (var c = lg * ${G}u; c < K; c++) {
+      let xv = R_x[c];
+      dq += f32(wt_code(r, c, lt)) * xv;
+      xs += xv;
+    }
+    acc += lsz.x * (dq - lsz.y * xs);
+  }
+  ${bxOutliers('r', '0u', `${BX_WG}u`)}
+  acc = wg_sum(acc, lid, ${ra.sgi}, ${ra.sgs});
+  if (lid == 0u) {
+    ${s.bias ? 'acc += wb_at(r);' : ''}
+    R_out[r] = acc;
+  }
+}`,
+    grid: () => grid1(s.rowCount),
+  };
+}
+
+const ATT_WG = 64;
+
+/** Attention: one workgroup per (head, query row); scores in a per-program storage scratch [rows][heads][context]. */
+export function attention(heads: number, kvHeads: number, headDim: number, scale: number, ctx: number, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  return {
+    name: 'attention',
+    params: [['heads', 'u32', heads], ['kvHeads', 'u32', kvHeads], ['hd', 'u32', headDim], ['ctx', 'u32', ctx], ['scale', 'f32', scale]],
+    roles,
+    weights: [],
+    reduceWG: ATT_WG,
+    body: `@compute @workgroup_size(${ATT_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
+  let h = wid.x;
+  let t = wid.y;
+  if (t >= run.n) { return; }
+  let L = run.pos + t + 1u;
+  let hd = prm.hd;
+  let qo = t * prm.heads * hd + h * hd;
+  let kvw = prm.kvHeads * hd;
+  let ko = ((h * prm.kvHeads) / prm.heads) * hd;
+  let base = (t * prm.heads + h) * prm.ctx;
+  var mx = run.ninf;
+  for (var p = lid; p < L; p += ${ATT_WG}u) {
+    var s = 0.0;
+    for (var d = 0u; d < hd; d++) { s += R_q[qo + d] * R_kc[p * kvw + ko + d]; }
+    s = s * prm.scale;
+    R_sc[base + p] = s;
+    mx = max(mx, s);
+  }
+  mx = wg_max(mx, lid, ${ra.sgi}, ${ra.sgs});
+  var sum = 0.0;
+  for (var p = lid; p < L; p += ${ATT_WG}u) {
+    let e = exp(R_sc[base + p] - mx);
+    R_sc[base + p] = e;
+    sum += e;
+  }
+  sum = wg_sum(sum, lid, ${ra.sgi}, ${ra.sgs});
+  storageBarrier();
+  let inv = 1.0 / sum;
+  for (var d = lid; d < hd; d += ${ATT_WG}u) {
+    var a = 0.0;
+    for (var p = 0u; p < L; p++) { a += R_sc[base + p] * R_vc[p * kvw + ko + d]; }
+    R_out[qo + d] = a * inv;
+  }
+}`,
+    grid: (n) => [heads, n, 1],
+  };
+}
+
+/** argmax of row 0 (lowest index on ties; NaN never wins; all NaN gives 0). One workgroup. */
+export function argmax(cols: number, roles: RoleBinding[]): KernelSource {
+  return {
+    name: 'argmax',
+    params: [['V', 'u32', cols]],
+    roles,
+    weights: [],
+    body: `${ARGMAX_HELPERS}
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32) {
+  var bv = run.ninf;
+  var bi = 0xffffffffu;
+  for (var i = lid; i < prm.V; i += 256u) {
+    let x = R_x[i];
+    if (x > bv || (bi == 0xffffffffu && x == bv)) { bv = x; bi = i; }
+  }
+  let best = wg_argmax(bv, bi, lid);
+  if (lid == 0u) { R_out[0] = i32(select(best, 0u, best == 0xffffffffu)); }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
+
+const ARGMAX_HELPERS = `var<workgroup> av: array<f32, 256>;
+var<workgroup> ai: array<u32, 256>;
+/** (v, i) pairs: larger v first, then lower index; index 0xffffffff is "none". */
+fn better(v: f32, i: u32, w: f32, j: u32) -> bool {
+  return (v > w) || (v == w && i < j) || (j == 0xffffffffu && i != 0xffffffffu);
+}
+fn wg_argmax(v: f32, i: u32, lid: u32) -> u32 {
+  av[lid] = v;
+  ai[lid] = i;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      if (better(av[lid + s], ai[lid + s], av[lid], ai[lid])) { av[lid] = av[lid + s]; ai[lid] = ai[lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  let r = ai[0];
+  workgroupBarrier();
+  return r;
+}`;
+
+/**
+ * sample: the exact procedure of the 'sample' op in one workgroup. Candidates
+ * are sorted by a bitonic sort of (logit, index) pairs in a storage scratch of
+ * Vp = next power of two entries; probabilities and their prefix sums are f32.
+ */
+export function sample(vocab: number, histCap: number, roles: RoleBinding[], feat: Features): KernelSource {
+  let vp = 1;
+  while (vp < vocab) vp *= 2;
+  const ra = reduceArgs(feat);
+  return {
+    name: 'sample',
+    params: [['V', 'u32', vocab], ['Vp', 'u32', vp], ['H', 'u32', histCap]],
+    roles,
+    weights: [],
+    reduceWG: 256,
+    body: `${ARGMAX_HELPERS}
+var<workgroup> scanv: array<f32, 256>;
+var<workgroup> amin: atomic<u32>;
+var<workgroup> uval: u32;
+var<workgroup> fval: f32;
+fn before(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i < j); }
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32${ra.params}) {
+  let V = prm.V;
+  let Vp = prm.Vp;
+  for (var i = lid; i < Vp; i += 256u) {
+    if (i < V) {
+      let l = R_logits[i];
+      R_sk[i] = select(l, run.ninf, l != l);
+      R_si[i] = i;
+    } else {
+      R_sk[i] = run.ninf;
+      R_si[i] = 0xffffffffu;
+    }
+  }
+  storageBarrier();
+  // 1. Repetition penalty, once per distinct id.
+  if (run.penalty != 1.0) {
+    for (var k = lid; k < min(run.hlen, prm.H); k += 256u) {
+      let id = R_hist[k];
+      if (id >= 0 && u32(id) < V) {
+        var dup = false;
+        for (var j = 0u; j < k; j++) { if (R_hist[j] == id) { dup = true; break; } }
+        if (!dup) {
+          let x = R_sk[u32(id)];
+          R_sk[u32(id)] = select(x * run.penalty, x / run.penalty, x > 0.0);
+        }
+      }
+    }
+  }
+  storageBarrier();
+  // 2. Greedy.
+  if (!(run.temp > 0.0)) {
+    var bv = run.ninf;
+    var bi = 0xffffffffu;
+    for (var i = lid; i < V; i += 256u) {
+      let x = R_sk[i];
+      if (x > bv || (bi == 0xffffffffu && x == bv)) { bv = x; bi = i; }
+    }
+    let best = wg_argmax(bv, bi, lid);
+    if (lid == 0u) { R_out[0] = i32(select(best, 0u, best == 0xffffffffu)); }
+    return;
+  }
+  // 3. Temperature, then sort descending (ties: lower index first).
+  for (var i = lid; i < V; i += 256u) { R_sk[i] = R_sk[i] / run.temp; }
+  storageBarrier();
+  for (var k = 2u; k <= Vp; k = k << 1u) {
+    for (var j = k >> 1u; j > 0u; j = j >> 1u) {
+      for (var i = lid; i < Vp; i += 256u) {
+        let l = i ^ j;
+        if (l > i) {
+          let a = R_sk[i]; let ai_ = R_si[i];
+          let b = R_sk[l]; let bi_ = R_si[l];
+          let descending = (i & k) == 0u;
+          let swap = select(before(a, ai_, b, bi_), before(b, bi_, a, ai_), descending);
+          if (swap) { R_sk[i] = b; R_si[i] = bi_; R_sk[l] = a; R_si[l] = ai_; }
+        }
+      }
+      storageBarrier();
+    }
+  }
+  if (lid == 0u) { fval = R_sk[0]; }
+  let top = workgroupUniformLoad(&fval);
+  if (top == run.ninf) {
+    if (lid == 0u) { R_out[0] = i32(R_si[0]); }
+    return;
+  }
+  var m = V;
+  if (run.topK > 0u && run.topK < V) { m = run.topK; }
+  // Softmax over the kept candidates (probabilities into R_pr).
+  var part = 0.0;
+  for (var i = lid; i < m; i += 256u) { let e = exp(R_sk[i] - top); R_pr[i] = e; part += e; }
+  let total = wg_sum(part, lid, ${ra.sgi}, ${ra.sgs});
+  storageBarrier();
+  // Inclusive prefix sums of the probabilities (chunk per thread), into R_sk.
+  let S = (m + 255u) / 256u;
+  let lo = min(lid * S, m);
+  let hi = min(lo + S, m);
+  var cs = 0.0;
+  for (var i = lo; i < hi; i++) { let p = R_pr[i] / total; R_pr[i] = p; cs += p; }
+  scanv[lid] = cs;
+  workgroupBarrier();
+  var off = 0.0;
+  for (var j = 0u; j < lid; j++) { off += scanv[j]; }
+  for (var i = lo; i < hi; i++) { off += R_pr[i]; R_sk[i] = off; }
+  storageBarrier();
+  // top-p: the smallest prefix with cumulative probability >= topP; min-p: p >= minP * pmax.
+  if (lid == 0u) { atomicStore(&amin, m); }
+  workgroupBarrier();
+  if (run.topP < 1.0) {
+    for (var i = lo; i < hi; i++) { if (R_sk[i] >= run.topP) { atomicMin(&amin, i + 1u); break; } }
+  }
+  if (run.minP > 0.0) {
+    let thr = run.minP * R_pr[0];
+    for (var i = max(lo, 1u); i < hi; i++) { if (R_pr[i] < thr) { atomicMin(&amin, i); break; } }
+  }
+  workgroupBarrier();
+  let kept = atomicLoad(&amin);
+  let z = R_sk[kept - 1u];
+  workgroupBarrier();
+  if (lid == 0u) { atomicStore(&amin, kept - 1u); }
+  workgroupBarrier();
+  for (var i = lo; i < min(hi, kept); i++) { if (R_sk[i] / z > run.uni) { atomicMin(&amin, i); break; } }
+  workgroupBarrier();
+  if (lid == 0u) { R_out[0] = i32(R_si[atomicLoad(&amin)]); }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
