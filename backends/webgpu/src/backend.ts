@@ -157,6 +157,11 @@ export class WebGpuBackend implements Backend {
     };
   }
 
+  /** The GPUDevice (benchmarks use it for a reference copy kernel; do not destroy it). */
+  get gpuDevice(): GPUDevice {
+    return this.device;
+  }
+
   // ---------------------------------------------------------------- resources
 
   async uploadWeight(tensor: HostTensor): Promise<DeviceWeight> {
