@@ -486,7 +486,6 @@ export class WebGpuBackend implements Backend {
       16,
     );
     const handle: CompiledProgram = Object.freeze({ kind: 'program' as const, id: nextId++, label: program.label, maxRows: program.maxRows });
-    for (const b of owned) if (b !== runUniform) scratchBytes += 0;
     this.programs.set(handle.id, {
       handle,
       dispatches,

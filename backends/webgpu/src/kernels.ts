@@ -307,7 +307,6 @@ export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleB
   const ra = reduceArgs(feat);
   const n4 = G / 8; // words of a 4-bit slot
   const n2 = G / 16; // words of a 2-bit slot
-  const n1 = G / 32; // words of a 1-bit slot
   const v4 = n4 / 4; // vec4 loads of a 4-bit slot (1, 2, 4)
   // 2-bit slots: vec4 loads when they span whole vec4s (G >= 64), else scalar words.
   const load2 = n2 >= 4
