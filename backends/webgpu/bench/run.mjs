@@ -127,7 +127,7 @@ async function timeMatvec(be, dtype, data, N, K, reps) {
 
 /** Plain copy kernel on the backend's device: bytes read + written per second. */
 async function copyBandwidth(device, bytes, reps) {
-  const size = Math.ceil(bytes / 16) * 16;
+  const size = Math.ceil(Math.min(bytes, device.limits.maxStorageBufferBindingSize) / 16) * 16;
   const src = device.createBuffer({ size, usage: 0x80 | 0x8 });
   const dst = device.createBuffer({ size, usage: 0x80 | 0x4 });
   const module = device.createShaderModule({

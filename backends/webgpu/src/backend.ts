@@ -149,11 +149,15 @@ export class WebGpuBackend implements Backend {
     void this.device.lost.then((l) => {
       if (!this.disposed) this.lostReason = `${l.reason}: ${l.message || 'no message'}`;
     });
-    this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+    this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent): void => {
+      // Errors outside our error scopes (e.g. from a caller using gpuDevice): thrown by the next backend call.
       const e = ev.error;
-      this.pending ??= e instanceof GPUOutOfMemoryErrorCtor()
-        ? new OutOfMemoryError(WEBGPU_BACKEND_NAME, 'a device allocation', 0)
-        : new InvalidProgramError(`webgpu: device error: ${e.message}`);
+      if (this.pending === null) {
+        this.pending =
+          e instanceof GPUOutOfMemoryErrorCtor()
+            ? new OutOfMemoryError(WEBGPU_BACKEND_NAME, 'a device allocation', 0)
+            : new InvalidProgramError(`webgpu: device error: ${e.message}`);
+      }
     };
   }
 
