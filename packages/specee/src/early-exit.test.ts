@@ -98,6 +98,8 @@ describe.skipIf(!storiesPath || !devTextPath)('exit-aware decoding (stories260K,
   it('mixed exits: the two KV policies differ, mask recompiles and restores the full-depth programs', async () => {
     const full = await model.logits(ids);
     const results: Record<string, { logits: Float32Array[]; exitLayers: number[] }> = {};
+    // mask twice in a row: a new config replaces the old one (and its depth record) cleanly.
+    await model.enableEarlyExit(createEarlyExit(fixedSpec([3], 50), ngram, { kvPolicy: 'mask' }));
     for (const kvPolicy of ['mask', 'propagate'] as const) {
       // The layer-2 predictor always fires; the exit happens only where layer 2's argmax is an n-gram draft.
       await model.enableEarlyExit(createEarlyExit(fixedSpec([2], 50), ngram, { kvPolicy }));

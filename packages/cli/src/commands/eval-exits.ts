@@ -1,4 +1,5 @@
-import { evalExitsFromText, evalExitsJson, loadExitsFile } from '@bitexit/specee/node';
+import { evalExitsDecoding, evalExitsFromText, evalExitsJson, loadExitsFile, type DecodeEvalRow } from '@bitexit/specee/node';
+import type { KvPolicy } from '@bitexit/engine';
 import type { CliIO } from '../io.js';
 import { requirePath } from '../model.js';
 import { progressEnabled } from '../progress.js';
@@ -14,6 +15,11 @@ export interface EvalExitsCliOptions {
   backend: string;
   json?: boolean;
   progress?: boolean;
+  /** Teacher-forced simulation from traces instead of real decoding. */
+  simulate?: boolean;
+  kvPolicy: 'mask' | 'propagate' | 'both';
+  prompts: number;
+  newTokens: number;
 }
 
 /** `bitexit eval exits`: teacher-forced SpecEE simulation (layers executed, agreement, perplexity). */
@@ -24,6 +30,7 @@ export async function evalExitsCommand(opts: EvalExitsCliOptions, io: CliIO): Pr
   const text = await readText(opts.text);
   const exits = await loadExitsFile(opts.exits);
   const backend = await backendFor(opts.backend);
+  if (!opts.simulate) return decodeEval(modelPath, exits, text, backend, opts, io);
   const bar = stageBar(progressEnabled(opts.progress, io.stderr), io.stderr, 'eval exits');
   try {
     const r = await evalExitsFromText({
@@ -59,4 +66,59 @@ export async function evalExitsCommand(opts: EvalExitsCliOptions, io: CliIO): Pr
     bar.stop();
     await backend.dispose();
   }
+}
+
+/** Real exit-aware decoding through the engine, with and without exit in the same run. */
+async function decodeEval(
+  modelPath: string,
+  exits: Awaited<ReturnType<typeof loadExitsFile>>,
+  text: string,
+  backend: Awaited<ReturnType<typeof backendFor>>,
+  opts: EvalExitsCliOptions,
+  io: CliIO,
+): Promise<number> {
+  const bar = stageBar(progressEnabled(opts.progress, io.stderr), io.stderr, 'eval exits');
+  try {
+    const kvPolicies: KvPolicy[] = opts.kvPolicy === 'both' ? ['propagate', 'mask'] : [opts.kvPolicy];
+    const rows = await evalExitsDecoding({
+      modelPath,
+      ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
+      exits,
+      text,
+      backend,
+      maxTokens: opts.maxTokens,
+      prompts: opts.prompts,
+      newTokens: opts.newTokens,
+      kvPolicies,
+      ...(opts.threshold?.length ? { thresholds: opts.threshold } : {}),
+      onProgress: (p) => bar.update({ stage: 'collect', done: p.done, total: p.total, detail: p.stage }),
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+    bar.stop();
+    if (opts.json) {
+      io.stdout.write(JSON.stringify(rows.length === 1 ? rows[0] : rows) + '\n');
+      return 0;
+    }
+    io.stdout.write(formatDecodeRows(rows));
+    return 0;
+  } finally {
+    bar.stop();
+    await backend.dispose();
+  }
+}
+
+export function formatDecodeRows(rows: DecodeEvalRow[]): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const lines: string[] = [];
+  for (const r of rows) {
+    lines.push(
+      `threshold ${r.threshold}, kv ${r.kv_policy}: ${r.layers_mean.toFixed(2)} of ${r.n_layers} layers (${pct(r.layers_fraction)}), teacher-forced agreement ${pct(r.agreement_teacher_forced)}, ppl ${r.ppl_full.toFixed(3)} → ${r.ppl_exit.toFixed(3)}`,
+      `  free-running greedy: ${pct(r.agreement_free_running)} identical tokens (${pct(r.agreement_free_running_prefix)} before the first divergence), ${pct(r.free_running_layers_fraction)} of depth`,
+      `  decode ${r.decode_tps_full.toFixed(1)} → ${r.decode_tps_exit.toFixed(1)} tok/s (speedup ${r.speedup.toFixed(3)}x); predictors ${pct(r.predictor_time_share)} of a full-depth step, drafter ${pct(r.draft_time_share)} of an exit step`,
+      `  exit-layer histogram (last = full depth): ${r.histogram.join(' ')}`,
+    );
+  }
+  const r0 = rows[0]!;
+  lines.push(`over ${r0.tokens} teacher-forced tokens and ${r0.prompts} prompts x ${r0.new_tokens} new tokens, drafter ${r0.drafter}`);
+  return lines.join('\n') + '\n';
 }

@@ -26,7 +26,7 @@ describe.skipIf(!GGUF || !DEV_TEXT)('bitexit eval ppl on stories260K', () => {
   });
 
   it('human output on stdout, timing on stderr, progress bar with --progress', async () => {
-    const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--ctx', '64', '--max-chunks', '3', '--progress']);
+    const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--ctx', '64', '--max-chunks', '3', '--progress', '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ppl \d+\.\d{4} {2}nll \d+\.\d+ {2}tokens_scored 93 {2}chunks 3 {2}ctx 64\n$/);
     expect(r.stderr).toMatch(/perplexity .* 3\/3 chunks/);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { GGUF, GOLDEN0, LLAMA2C_BIN, TOK512, runCli } from '../test-helpers.js';
 import type { RunJson } from './run.js';
 
-const greedy = ['--json', '--temperature', '0', '--max-tokens', '64'];
+const greedy = ['--json', '--temperature', '0', '--max-tokens', '64', '--backend', 'cpu'];
 
 function parseOnlyJson(stdout: string): RunJson {
   const lines = stdout.split('\n').filter((l) => l.length > 0);

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { GenerateOptions, GenerationResult } from '@bitexit/engine';
+import type { GenerateOptions, GenerationResult, KvPolicy } from '@bitexit/engine';
+import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
 import type { CliIO } from '../io.js';
 import { loadForCli } from '../model.js';
@@ -22,6 +23,10 @@ export interface RunOptions {
   backend: string;
   json?: boolean;
   progress?: boolean;
+  earlyExit?: boolean;
+  exits?: string;
+  exitThreshold?: number;
+  kvPolicy?: KvPolicy;
 }
 
 /** The `stats` object of `run --json` (snake_case like the rest of the JSON). */
@@ -36,6 +41,8 @@ export interface RunJsonStats {
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
   total_ms: number;
+  /** With --early-exit: layers computed per decoded token, as a fraction of depth, and the exit-layer histogram. */
+  early_exit?: { layers_per_token: number; layers_fraction: number; histogram: number[]; kv_policy: string; threshold: number; drafter: string };
 }
 
 export interface RunJson {
@@ -47,8 +54,9 @@ export interface RunJson {
 
 const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : 0);
 
-export function runJson(result: GenerationResult, loadMs: number, seed: number): RunJson {
+export function runJson(result: GenerationResult, loadMs: number, seed: number, exit?: { kvPolicy: string; threshold: number; drafter: string } | null): RunJson {
   const s = result.stats;
+  const ee = s.earlyExit;
   return {
     text: result.text,
     prompt_tokens: result.promptTokens,
@@ -64,6 +72,18 @@ export function runJson(result: GenerationResult, loadMs: number, seed: number):
       prefill_tokens_per_second: round(s.prefillTokensPerSecond, 1),
       decode_tokens_per_second: round(s.decodeTokensPerSecond, 1),
       total_ms: round(s.totalMs),
+      ...(ee && exit
+        ? {
+            early_exit: {
+              layers_per_token: round(ee.layersPerToken, 3),
+              layers_fraction: round(ee.layersFraction, 4),
+              histogram: ee.histogram,
+              kv_policy: exit.kvPolicy,
+              threshold: exit.threshold,
+              drafter: exit.drafter,
+            },
+          }
+        : {}),
     },
   };
 }
@@ -92,7 +112,18 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
     progress: progressEnabled(opts.progress, io.stderr),
     stderr: io.stderr,
   });
+  let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
+    if (opts.earlyExit) {
+      exitHandle = await enableEarlyExitFromFiles(model, model.info.path, {
+        ...(opts.exits ? { exitsPath: opts.exits } : {}),
+        ...(opts.exitThreshold !== undefined ? { threshold: opts.exitThreshold } : {}),
+        ...(opts.kvPolicy ? { kvPolicy: opts.kvPolicy } : {}),
+        ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
+      });
+    } else if (opts.exits || opts.exitThreshold !== undefined || opts.kvPolicy) {
+      throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
+    }
     const prompt = opts.prompt ?? '';
     const generation = opts.chat
       ? model.chat([{ role: 'user', content: prompt }], genOptions)
@@ -103,7 +134,7 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
       // The engine gives the event loop a turn while it generates, so Ctrl-C is handled mid-run.
       for await (const _chunk of generation);
       const result = await generation.result;
-      io.stdout.write(JSON.stringify(runJson(result, loadMs, seed)) + '\n');
+      io.stdout.write(JSON.stringify(runJson(result, loadMs, seed, model.earlyExit)) + '\n');
       return result.stats.finishReason === 'abort' ? EXIT_INTERRUPTED : EXIT_OK;
     }
 
@@ -128,9 +159,10 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
     showPrompt();
     const result = await generation.result;
     if (!last.endsWith('\n')) io.stdout.write('\n');
-    io.stderr.write(formatRunStats(runJson(result, loadMs, seed).stats));
+    io.stderr.write(formatRunStats(runJson(result, loadMs, seed, model.earlyExit).stats));
     return result.stats.finishReason === 'abort' ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
+    await exitHandle?.dispose();
     await model.dispose();
   }
 }
@@ -140,6 +172,10 @@ export function formatRunStats(s: RunJsonStats): string {
   return (
     `--- ${s.prompt_tokens} prompt tokens, ${s.generated_tokens} generated (finish: ${s.finish_reason}), backend ${s.backend}, seed ${s.seed}\n` +
     `--- prefill ${s.prefill_tokens_per_second.toFixed(1)} tok/s, decode ${s.decode_tokens_per_second.toFixed(1)} tok/s, ` +
-    `achieved ${overall.toFixed(1)} tok/s; load ${s.load_ms.toFixed(1)} ms, first token ${s.time_to_first_token_ms.toFixed(1)} ms, total ${s.total_ms.toFixed(1)} ms\n`
+    `achieved ${overall.toFixed(1)} tok/s; load ${s.load_ms.toFixed(1)} ms, first token ${s.time_to_first_token_ms.toFixed(1)} ms, total ${s.total_ms.toFixed(1)} ms\n` +
+    (s.early_exit
+      ? `--- early exit (${s.early_exit.drafter} drafter, threshold ${s.early_exit.threshold}, kv ${s.early_exit.kv_policy}): ` +
+        `${s.early_exit.layers_per_token.toFixed(2)} layers/token (${(100 * s.early_exit.layers_fraction).toFixed(1)}% of depth), exit layers ${s.early_exit.histogram.join(' ')}\n`
+      : '')
   );
 }

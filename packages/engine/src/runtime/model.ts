@@ -246,11 +246,11 @@ export class Model {
   async enableEarlyExit(config: EarlyExitConfig): Promise<void> {
     await this.exclusive(async () => {
       const rt = await createEarlyExitRuntime(this.backend, this.config, this.weights, this.buffers, this.info.contextLength, config);
-      const wantMask = rt.kvPolicy === 'mask';
-      const hadMask = this.exitRuntime?.kvPolicy === 'mask';
-      if (this.exitRuntime) releaseEarlyExitRuntime(this.backend, this.exitRuntime);
+      const old = this.exitRuntime;
+      // The mask policy's programs read the runtime's own depth record: recompile before releasing the old one.
+      if (rt.buffers.exitLayers || old?.buffers.exitLayers) this.recompile(rt.buffers.exitLayers ? { exitLayers: rt.buffers.exitLayers } : undefined);
       this.exitRuntime = rt;
-      if (wantMask !== hadMask) this.recompile(wantMask && rt.buffers.exitLayers ? { exitLayers: rt.buffers.exitLayers } : undefined);
+      if (old) releaseEarlyExitRuntime(this.backend, old);
     });
   }
 
