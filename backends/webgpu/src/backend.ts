@@ -40,7 +40,24 @@ const STORAGE = 0x80;
 const COMPUTE = 0x4;
 const MAP_MODE_READ = 0x1;
 
-const OPS: readonly OpKind[] = ['embed', 'rmsnorm', 'matmul', 'rope', 'kv_store', 'attention', 'silu_mul', 'add', 'last_row', 'argmax', 'sample'];
+const OPS: readonly OpKind[] = [
+  'embed',
+  'rmsnorm',
+  'matmul',
+  'rope',
+  'kv_store',
+  'attention',
+  'silu_mul',
+  'add',
+  'last_row',
+  'argmax',
+  'sample',
+  'exit_check',
+  'guard_begin',
+  'guard_end',
+  'exit_record',
+];
+const INDIRECT = 0x100;
 const DTYPES: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'bx'];
 
 export interface WebGpuDeviceInfo {
@@ -78,6 +95,8 @@ interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly grid: (n: number, pos: number) => [number, number, number] | null;
+  /** Indirect dispatch: its workgroup counts live in slot `slot` of the program's args buffer, zeroed on the device by a gate. */
+  readonly slot?: number;
 }
 
 interface RopeTable {
@@ -99,6 +118,8 @@ interface ProgramEntry {
   /** Embed ops' id buffers with their vocabulary: ids written through run inputs are range-checked. */
   readonly embedIds: Map<number, number>;
   readonly ring: GPUBuffer[];
+  /** SpecEE: host-written grids of the indirect dispatches, the gated copy the GPU dispatches from, and per-run flags. */
+  readonly indirect: { base: GPUBuffer; live: GPUBuffer; slots: number; flags: GPUBuffer; flagCount: number } | null;
   readonly stagingBytes: number;
   readonly scratchBytes: number;
   validation: Promise<GPUError | null> | null;
@@ -425,7 +446,49 @@ export class WebGpuBackend implements Backend {
       return { handle: { kind: 'buffer', id: -1 - owned.length, dtype: 'f32', shape: [1, 1], label }, gpu, bytes: size };
     };
     /** Adds one dispatch of kernel `src` with the given role buffers and weight entry. */
-    const add = (src: K.KernelSource, roleBufs: Map<string, BufferEntry>, weightRes: GPUBuffer[]) => {
+    // SpecEE: indirect-args buffers sized for every dispatch that could be gated (a generous bound).
+    const exitChecks = program.ops.filter((o) => o.kind === 'exit_check').length;
+    const usesGuards = program.ops.some((o) => o.kind === 'guard_begin' || o.kind === 'exit_check');
+    let indirect: ProgramEntry['indirect'] = null;
+    if (usesGuards) {
+      let bound = 0;
+      for (const o of program.ops) {
+        const w = o.kind === 'matmul' ? o.weight : o.kind === 'embed' ? o.table : o.kind === 'exit_check' ? o.lmHead : null;
+        bound += 2 * (w ? this.weight(w).chunks.length : 1) + 4;
+      }
+      const mk = (label: string, bytes: number, usage: number) => {
+        const b = this.device.createBuffer({ size: align(Math.max(bytes, 16), 16), usage, label: `${program.label}: ${label}` });
+        owned.push(b);
+        scratchBytes += b.size;
+        return b;
+      };
+      indirect = {
+        base: mk('indirect base', bound * 12, STORAGE | COPY_DST),
+        live: mk('indirect live', bound * 12, STORAGE | INDIRECT | COPY_DST),
+        slots: 0,
+        flags: mk('exit flags', Math.max(2 * exitChecks, 1) * 4, STORAGE | COPY_DST),
+        flagCount: 0,
+      };
+    }
+    const entryOf = (gpu: GPUBuffer, label: string, id: number): BufferEntry => ({ handle: { kind: 'buffer', id, dtype: 'f32', shape: [1, 1], label }, gpu, bytes: 0 });
+    const ind = indirect;
+    const ib = ind ? { base: entryOf(ind.base, 'base', -2_000_001), live: entryOf(ind.live, 'live', -2_000_002), flags: entryOf(ind.flags, 'flags', -2_000_003) } : null;
+    // Guarded regions: each segment (from guard_begin or an exit check inside the region, to the next) gets one gate.
+    let region: { exit: BufferEntry; mode: number; layer: number } | null = null;
+    let segStart = 0;
+    let segAt = 0;
+    const beginSegment = () => {
+      segStart = ind ? ind.slots : 0;
+      segAt = dispatches.length;
+    };
+    const endSegment = () => {
+      if (!region || !ind || !ib || ind.slots === segStart) return;
+      const [rs, m] = roles([['exit', region.exit, 'i32', false], ['flags', ib.flags, 'u32', false], ['base', ib.base, 'u32', false], ['live', ib.live, 'u32', true]]);
+      const at = dispatches.length;
+      add(K.gate(region.mode, region.layer, 0, segStart, ind.slots - segStart, rs), m, [], 'direct');
+      dispatches.splice(segAt, 0, dispatches.splice(at, 1)[0]);
+    };
+    const add = (src: K.KernelSource, roleBufs: Map<string, BufferEntry>, weightRes: GPUBuffer[], slot: number | 'direct' | 'auto' = 'auto') => {
       const asm = assemble({ feat, params: src.params, roles: src.roles, weights: src.weights, body: src.body, reduceWG: src.reduceWG });
       const pipeline = this.pipeline(asm.code, asm.layout);
       const params = this.device.createBuffer({ size: paramBytes(src.params), usage: UNIFORM | COPY_DST, label: `${program.label}: ${src.name} params` });
@@ -439,7 +502,9 @@ export class WebGpuBackend implements Backend {
         layout: pipeline.getBindGroupLayout(0),
         entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
       });
-      dispatches.push({ pipeline, bindGroup, grid: src.grid });
+      let s: number | undefined = typeof slot === 'number' ? slot : undefined;
+      if (slot === 'auto' && region && ind) s = ind.slots++;
+      dispatches.push({ pipeline, bindGroup, grid: src.grid, slot: s });
     };
     const roles = (spec: [string, BufferEntry, 'f32' | 'i32' | 'u32', boolean][]): [RoleBinding[], Map<string, BufferEntry>] => {
       const m = new Map<string, BufferEntry>();
@@ -463,7 +528,33 @@ export class WebGpuBackend implements Backend {
     };
 
     try {
-      for (const op of program.ops) this.compileOp(op, program, { buf, wgt, add, roles, weightRes, biasEntry, scratch, feat, ropeTables, embedIds, owned });
+      const cctx: CompileCtx = {
+        buf,
+        wgt,
+        add,
+        roles,
+        weightRes,
+        biasEntry,
+        scratch,
+        feat,
+        ropeTables,
+        embedIds,
+        owned,
+        indirect: ind && ib ? { ...ib, newSlot: () => ind.slots++, newFlag: () => ind.flagCount++ } : null,
+        endSegment,
+        beginSegment,
+      };
+      for (const op of program.ops) {
+        if (op.kind === 'guard_begin') {
+          region = { exit: buf(op.exit), mode: op.runIf === 'running' ? 0 : 1, layer: op.layer ?? 0 };
+          beginSegment();
+        } else if (op.kind === 'guard_end') {
+          endSegment();
+          region = null;
+        } else {
+          this.compileOp(op, program, cctx);
+        }
+      }
       for (const op of program.ops) {
         if (op.kind === 'kv_store' || op.kind === 'attention') {
           cacheRows = Math.min(cacheRows, op.kCache.shape[0], op.vCache.shape[0]);
@@ -502,6 +593,7 @@ export class WebGpuBackend implements Backend {
       sample,
       embedIds,
       ring: [],
+      indirect,
       stagingBytes,
       scratchBytes,
       validation,
@@ -586,17 +678,18 @@ export class WebGpuBackend implements Backend {
         return;
       }
       case 'attention': {
-        if (op.exitLayers) throw new UnsupportedOpError('attention[exitLayers]', WEBGPU_BACKEND_NAME, 'the SpecEE mask policy is not implemented in WGSL yet');
         const ctx = Math.min(op.kCache.shape[0], op.vCache.shape[0]);
         const sc = c.scratch('attention scores', program.maxRows * op.heads * ctx * 4);
-        const [rs, m] = roles([
+        const spec: [string, BufferEntry, 'f32' | 'i32' | 'u32', boolean][] = [
           ['q', buf(op.q), 'f32', false],
           ['kc', buf(op.kCache), 'f32', false],
           ['vc', buf(op.vCache), 'f32', false],
           ['out', buf(op.out), 'f32', true],
           ['sc', sc, 'f32', true],
-        ]);
-        add(K.attention(op.heads, op.kvHeads, op.headDim, op.scale, ctx, feat, rs), m, []);
+        ];
+        if (op.exitLayers) spec.push(['rec', buf(op.exitLayers), 'i32', false]);
+        const [rs, m] = roles(spec);
+        add(K.attention(op.heads, op.kvHeads, op.headDim, op.scale, ctx, op.exitLayers ? op.layer! : null, feat, rs), m, []);
         return;
       }
       case 'silu_mul':
@@ -631,9 +724,91 @@ export class WebGpuBackend implements Backend {
         add(K.sample(V, op.history.shape[0] * op.history.shape[1], rs, feat), m, []);
         return;
       }
+      case 'exit_check': {
+        this.compileExitCheck(op, c);
+        return;
+      }
+      case 'exit_record': {
+        const spec: [string, BufferEntry, 'f32' | 'i32' | 'u32', boolean][] = [['rec', buf(op.exitLayers), 'i32', true]];
+        if (op.exit) spec.push(['exit', buf(op.exit), 'i32', false]);
+        const [rs, m] = roles(spec);
+        add(K.exitRecord(!!op.exit, op.lastLayer, op.exitLayers.shape[0], rs), m, []);
+        return;
+      }
       default:
         throw new UnsupportedOpError((op as { kind: string }).kind, WEBGPU_BACKEND_NAME);
     }
+  }
+
+  /**
+   * exit_check as five dispatches: norm (decides whether the check runs), draft
+   * logits per LM-head chunk, predictor; then a gate copies the full-head and
+   * decision dispatches' workgroup counts only when the predictor fired, so
+   * otherwise the LM head is never read.
+   */
+  private compileExitCheck(op: Extract<Op, { kind: 'exit_check' }>, c: CompileCtx): void {
+    const { buf, wgt, add, roles, weightRes, feat } = c;
+    const ind = c.indirect!;
+    const dim = op.x.shape[1];
+    const k = op.drafts.shape[1];
+    const head = wgt(op.lmHead);
+    const vocab = head.rows;
+    const single = (w: DeviceWeight) => {
+      const e = wgt(w);
+      if (e.chunks.length !== 1) throw new UnsupportedOpError('exit_check', WEBGPU_BACKEND_NAME, `weight '${w.name}' exceeds one storage binding`);
+      return weightRes(e, e.chunks[0]);
+    };
+    const go = ind.newFlag();
+    const fired = ind.newFlag();
+    const h = c.scratch('exit h', dim * 4);
+    const z = c.scratch('exit draft logits', k * 4);
+    const hidden = op.upBias.shape[0];
+    const featBuf = c.scratch('exit hidden', hidden * 4);
+    const x = buf(op.x);
+    const exit = buf(op.exit);
+    const drafts = buf(op.drafts);
+    {
+      const [rs, m] = roles([['x', x, 'f32', false], ['exit', exit, 'i32', false], ['active', buf(op.active), 'i32', false], ['flags', ind.flags, 'u32', true], ['h', h, 'f32', true]]);
+      add(K.exitNorm(dim, op.eps, op.layer, go, op.norm.dtype, feat, rs), m, single(op.norm));
+    }
+    for (const ch of head.chunks) {
+      const [rs, m] = roles([['flags', ind.flags, 'u32', false], ['drafts', drafts, 'i32', false], ['h', h, 'f32', false], ['z', z, 'f32', true]]);
+      add(K.exitDrafts(dim, vocab, k, ch.rowStart, ch.rows, go, op.lmHead.dtype, head.bx?.params ?? [], feat, rs), m, weightRes(head, ch));
+    }
+    {
+      const [rs, m] = roles([['flags', ind.flags, 'u32', true], ['z', z, 'f32', false], ['probs', buf(op.probs), 'f32', true], ['feat', featBuf, 'f32', true]]);
+      const dtypes = { up: op.up.dtype, upBias: op.upBias.dtype, down: op.down.dtype, downBias: op.downBias.dtype };
+      add(K.exitPredict(k, hidden, op.threshold, go, fired, dtypes, feat, rs), m, [...single(op.up), ...single(op.upBias), ...single(op.down), ...single(op.downBias)]);
+    }
+    // Close the guard segment here: the dispatches below are gated by the predictor, not by the region.
+    c.endSegment();
+    const start = ind.newSlot();
+    const slots = [start];
+    for (let i = 1; i < head.chunks.length + 1; i++) slots.push(ind.newSlot());
+    {
+      const [rs, m] = roles([['exit', exit, 'i32', false], ['flags', ind.flags, 'u32', false], ['base', ind.base, 'u32', false], ['live', ind.live, 'u32', true]]);
+      add(K.gate(2, 0, fired, start, slots.length, rs), m, [], 'direct');
+    }
+    const logits = buf(op.logits);
+    head.chunks.forEach((ch, i) => {
+      const shape = {
+        N: vocab,
+        K: dim,
+        rowStart: ch.rowStart,
+        rowCount: ch.rows,
+        fixed: 1,
+        dtype: op.lmHead.dtype,
+        bias: null,
+        bxParams: head.bx?.params ?? [],
+      };
+      const [rs, m] = roles([['x', h, 'f32', false], ['out', logits, 'f32', true]]);
+      add(head.bx ? K.matvecBx(shape, head.bx.G, feat, rs) : K.matvec(shape, feat, rs), m, weightRes(head, ch), slots[i]);
+    });
+    {
+      const [rs, m] = roles([['logits', logits, 'f32', false], ['drafts', drafts, 'i32', false], ['exit', exit, 'i32', true]]);
+      add(K.exitDecide(vocab, k, op.layer, rs), m, [], slots[head.chunks.length]);
+    }
+    c.beginSegment();
   }
 
   async run(program: CompiledProgram, params: RunParams): Promise<ReadbackData[]> {
@@ -705,10 +880,27 @@ export class WebGpuBackend implements Backend {
       queue.writeBuffer(t.gpu, 0, t.host.buffer, 0, n * half * 8);
     }
 
+    if (p.indirect) {
+      // The workgroup counts every gated dispatch would use this run; gates copy them (or zeros) on the device.
+      const base = new Uint32Array(Math.max(p.indirect.slots, 1) * 3);
+      for (const d of p.dispatches) {
+        if (d.slot === undefined) continue;
+        const g = d.grid(n, pos);
+        if (g) base.set(g, d.slot * 3);
+      }
+      queue.writeBuffer(p.indirect.base, 0, base);
+      queue.writeBuffer(p.indirect.flags, 0, new Uint32Array(Math.max(p.indirect.flagCount, 1)));
+    }
     this.device.pushErrorScope('validation');
     const enc = this.device.createCommandEncoder({ label });
     const pass = enc.beginComputePass({ label });
     for (const d of p.dispatches) {
+      if (d.slot !== undefined) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroupsIndirect(p.indirect!.live, d.slot * 12);
+        continue;
+      }
       const g = d.grid(n, pos);
       if (!g) continue;
       pass.setPipeline(d.pipeline);
@@ -863,7 +1055,10 @@ export class WebGpuBackend implements Backend {
 interface CompileCtx {
   buf(b: DeviceBuffer): BufferEntry;
   wgt(w: DeviceWeight): WeightEntry;
-  add(src: K.KernelSource, roleBufs: Map<string, BufferEntry>, weightRes: GPUBuffer[]): void;
+  add(src: K.KernelSource, roleBufs: Map<string, BufferEntry>, weightRes: GPUBuffer[], slot?: number | 'direct' | 'auto'): void;
+  indirect: { base: BufferEntry; live: BufferEntry; flags: BufferEntry; newSlot(): number; newFlag(): number } | null;
+  endSegment(): void;
+  beginSegment(): void;
   roles(spec: [string, BufferEntry, 'f32' | 'i32' | 'u32', boolean][]): [RoleBinding[], Map<string, BufferEntry>];
   weightRes(w: WeightEntry, chunk: WeightChunk, bias?: WeightEntry): GPUBuffer[];
   biasEntry(b: DeviceWeight | undefined): WeightEntry | undefined;

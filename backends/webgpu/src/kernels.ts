@@ -420,11 +420,13 @@ fn dot2(w: u32, h: u32, c: u32, xs: ptr<function, f32>) -> f32 {
 const ATT_WG = 64;
 
 /** Attention: one workgroup per (head, query row); scores in a per-program storage scratch [rows][heads][context]. */
-export function attention(heads: number, kvHeads: number, headDim: number, scale: number, ctx: number, feat: Features, roles: RoleBinding[]): KernelSource {
+export function attention(heads: number, kvHeads: number, headDim: number, scale: number, ctx: number, maskLayer: number | null, feat: Features, roles: RoleBinding[]): KernelSource {
   const ra = reduceArgs(feat);
+  // SpecEE `mask` policy: earlier positions that exited before this layer stored no K/V here.
+  const mask = maskLayer === null ? '' : 'if (p < run.pos && R_rec[p] < prm.layer) { s = run.ninf; }';
   return {
     name: 'attention',
-    params: [['heads', 'u32', heads], ['kvHeads', 'u32', kvHeads], ['hd', 'u32', headDim], ['ctx', 'u32', ctx], ['scale', 'f32', scale]],
+    params: [['heads', 'u32', heads], ['kvHeads', 'u32', kvHeads], ['hd', 'u32', headDim], ['ctx', 'u32', ctx], ['scale', 'f32', scale], ['layer', 'i32', maskLayer ?? 0]],
     roles,
     weights: [],
     reduceWG: ATT_WG,
@@ -443,6 +445,7 @@ export function attention(heads: number, kvHeads: number, headDim: number, scale
     var s = 0.0;
     for (var d = 0u; d < hd; d++) { s += R_q[qo + d] * R_kc[p * kvw + ko + d]; }
     s = s * prm.scale;
+    ${mask}
     R_sc[base + p] = s;
     mx = max(mx, s);
   }
@@ -633,6 +636,193 @@ fn before(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i
   for (var i = lo; i < min(hi, kept); i++) { if (R_sk[i] / z > run.uni) { atomicMin(&amin, i); break; } }
   workgroupBarrier();
   if (lid == 0u) { R_out[0] = i32(R_si[atomicLoad(&amin)]); }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
+
+// ------------------------------------------------------------------ SpecEE
+
+/**
+ * Gate: live indirect args [start, start + count) = base args when the
+ * predicate holds, else zeros (the gated dispatches then run no workgroups and
+ * read no weights). mode 0: exit[1] < 0 (running); 1: 0 <= exit[1] < layer
+ * (exited before); 2: flags[flag] != 0 (an exit check's predictor fired).
+ */
+export function gate(mode: number, layer: number, flag: number, start: number, count: number, roles: RoleBinding[]): KernelSource {
+  return {
+    name: 'gate',
+    params: [['mode', 'u32', mode], ['layer', 'i32', layer], ['flag', 'u32', flag], ['start', 'u32', start], ['count', 'u32', count]],
+    roles,
+    weights: [],
+    body: `@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) lid: u32) {
+  let e = R_exit[1];
+  var ok = false;
+  if (prm.mode == 0u) { ok = e < 0; }
+  else if (prm.mode == 1u) { ok = e >= 0 && e < prm.layer; }
+  else { ok = R_flags[prm.flag] != 0u; }
+  for (var i = lid; i < prm.count * 3u; i += 64u) {
+    let j = prm.start * 3u + i;
+    R_live[j] = select(0u, R_base[j], ok);
+  }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
+
+/** exit_check, step 1: skip unless running and active; h = RMSNorm(x[n-1]) * norm. flags[go] says whether the check runs. */
+export function exitNorm(dim: number, eps: number, layer: number, goFlag: number, normDType: WeightDType, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  return {
+    name: 'exit-norm',
+    params: [['D', 'u32', dim], ['eps', 'f32', eps], ['layer', 'u32', layer], ['go', 'u32', goFlag]],
+    roles,
+    weights: [{ name: 'wn', dtype: normDType }],
+    reduceWG: 256,
+    body: `var<workgroup> goShared: u32;
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32${ra.params}) {
+  if (lid == 0u) {
+    let ok = R_exit[1] < 0 && R_active[prm.layer] != 0;
+    goShared = select(0u, 1u, ok);
+    R_flags[prm.go] = goShared;
+  }
+  let go = workgroupUniformLoad(&goShared);
+  if (go == 0u) { return; }
+  let o = (run.n - 1u) * prm.D;
+  var ss = 0.0;
+  for (var j = lid; j < prm.D; j += 256u) { let v = R_x[o + j]; ss += v * v; }
+  ss = wg_sum(ss, lid, ${ra.sgi}, ${ra.sgs});
+  let inv = 1.0 / sqrt(ss / f32(prm.D) + prm.eps);
+  for (var j = lid; j < prm.D; j += 256u) { R_h[j] = R_x[o + j] * inv * wn_at(j); }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
+
+/** exit_check, step 2 (per LM-head chunk): z[j] = lmHead[drafts[j]] · h for the drafts in this chunk (-inf outside the vocabulary). */
+export function exitDrafts(dim: number, vocab: number, k: number, rowStart: number, rowCount: number, goFlag: number, dtype: WeightDType, bxParams: ParamField[], feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  const read = dtype === 'bx' ? 'wt_exact(id, c)' : 'wt_at((id - prm.rowStart) * prm.D + c)';
+  return {
+    name: 'exit-drafts',
+    params: [['D', 'u32', dim], ['V', 'u32', vocab], ['rowStart', 'u32', rowStart], ['rowCount', 'u32', rowCount], ['go', 'u32', goFlag], ...bxParams],
+    roles,
+    weights: [{ name: 'wt', dtype }],
+    reduceWG: 64,
+    body: `var<workgroup> goShared: u32;
+@compute @workgroup_size(64) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
+  if (lid == 0u) { goShared = R_flags[prm.go]; }
+  let go = workgroupUniformLoad(&goShared);
+  if (go == 0u) { return; }
+  let j = wid.x;
+  let sid = R_drafts[j];
+  if (sid < 0 || u32(sid) >= prm.V) {
+    if (prm.rowStart == 0u && lid == 0u) { R_z[j] = run.ninf; }
+    return;
+  }
+  let id = u32(sid);
+  if (id < prm.rowStart || id >= prm.rowStart + prm.rowCount) { return; }
+  var s = 0.0;
+  for (var c = lid; c < prm.D; c += 64u) { s += ${read} * R_h[c]; }
+  s = wg_sum(s, lid, ${ra.sgi}, ${ra.sgs});
+  if (lid == 0u) { R_z[j] = s; }
+}`,
+    grid: () => [k, 1, 1],
+  };
+}
+
+/**
+ * exit_check, step 3: softmax of the draft logits, features [z, p, p − probs],
+ * probs = p, the predictor MLP (3k → hidden, ReLU → 1, sigmoid); flags[fired]
+ * = score > threshold.
+ */
+export function exitPredict(k: number, hidden: number, threshold: number, goFlag: number, firedFlag: number, dtypes: { up: WeightDType; upBias: WeightDType; down: WeightDType; downBias: WeightDType }, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  return {
+    name: 'exit-predict',
+    params: [['k', 'u32', k], ['H', 'u32', hidden], ['threshold', 'f32', threshold], ['go', 'u32', goFlag], ['fired', 'u32', firedFlag]],
+    roles,
+    weights: [
+      { name: 'wu', dtype: dtypes.up },
+      { name: 'wub', dtype: dtypes.upBias },
+      { name: 'wd', dtype: dtypes.down },
+      { name: 'wdb', dtype: dtypes.downBias },
+    ],
+    reduceWG: 64,
+    body: `var<workgroup> goShared: u32;
+@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) lid: u32${ra.params}) {
+  if (lid == 0u) { goShared = R_flags[prm.go]; }
+  let go = workgroupUniformLoad(&goShared);
+  if (go == 0u) { return; }
+  let k = prm.k;
+  var mx = run.ninf;
+  for (var j = 0u; j < k; j++) { mx = max(mx, R_z[j]); }
+  var sum = 0.0;
+  for (var j = 0u; j < k; j++) { sum += exp(R_z[j] - mx); }
+  // Features (every thread computes them; k is small), then probs = p.
+  for (var u = lid; u < prm.H; u += 64u) {
+    var a = wub_at(u);
+    for (var j = 0u; j < k; j++) {
+      let p = exp(R_z[j] - mx) / sum;
+      a += wu_at(u * 3u * k + j) * R_z[j] + wu_at(u * 3u * k + k + j) * p + wu_at(u * 3u * k + 2u * k + j) * (p - R_probs[j]);
+    }
+    R_feat[u] = max(a, 0.0) * wd_at(u);
+  }
+  storageBarrier();
+  var o = 0.0;
+  for (var u = lid; u < prm.H; u += 64u) { o += R_feat[u]; }
+  o = wg_sum(o, lid, ${ra.sgi}, ${ra.sgs});
+  storageBarrier();
+  if (lid == 0u) {
+    for (var j = 0u; j < k; j++) { R_probs[j] = exp(R_z[j] - mx) / sum; }
+    let score = 1.0 / (1.0 + exp(-(o + wdb_at(0u))));
+    R_flags[prm.fired] = select(0u, 1u, score > prm.threshold);
+  }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
+
+/** exit_check, step 5 (runs only when the predictor fired): t = argmax(logits); exit = (t, layer) when t is a draft. */
+export function exitDecide(vocab: number, k: number, layer: number, roles: RoleBinding[]): KernelSource {
+  return {
+    name: 'exit-decide',
+    params: [['V', 'u32', vocab], ['k', 'u32', k], ['layer', 'i32', layer]],
+    roles,
+    weights: [],
+    body: `${ARGMAX_HELPERS}
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32) {
+  var bv = run.ninf;
+  var bi = 0xffffffffu;
+  for (var i = lid; i < prm.V; i += 256u) {
+    let x = R_logits[i];
+    if (x > bv || (bi == 0xffffffffu && x == bv)) { bv = x; bi = i; }
+  }
+  let best = wg_argmax(bv, bi, lid);
+  if (lid == 0u) {
+    let t = i32(select(best, 0u, best == 0xffffffffu));
+    for (var j = 0u; j < prm.k; j++) {
+      if (R_drafts[j] == t) { R_exit[0] = t; R_exit[1] = prm.layer; break; }
+    }
+  }
+}`,
+    grid: () => [1, 1, 1],
+  };
+}
+
+/** exit_record: exitLayers[pos + t] = exit[1] when an exit happened, else lastLayer. */
+export function exitRecord(hasExit: boolean, lastLayer: number, rows: number, roles: RoleBinding[]): KernelSource {
+  return {
+    name: 'exit-record',
+    params: [['last', 'i32', lastLayer], ['rows', 'u32', rows]],
+    roles,
+    weights: [],
+    body: `@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) lid: u32) {
+  var v = prm.last;
+  ${hasExit ? 'if (R_exit[1] >= 0) { v = R_exit[1]; }' : ''}
+  for (var t = lid; t < run.n; t += 64u) {
+    if (run.pos + t < prm.rows) { R_rec[run.pos + t] = v; }
+  }
 }`,
     grid: () => [1, 1, 1],
   };
