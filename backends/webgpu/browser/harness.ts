@@ -100,7 +100,7 @@ function listFiles(dir: string): Record<string, number> {
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.json': 'application/json' };
 
 function page(entry: string): string {
-  return `<!doctype html><meta charset="utf-8"><title>bitexit ${entry}</title>
+  return `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>bitexit ${entry}</title>
 <script type="importmap">{"imports":{"@bitexit/backend-cpu":"/bundle/cpu.js"}}</script>
 <script type="module" src="/bundle/entry-${entry}.js"></script>`;
 }

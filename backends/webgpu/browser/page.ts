@@ -48,3 +48,27 @@ export async function describeAdapter(): Promise<string> {
     ` maxStorageBufferBindingSize=${adapter.limits.maxStorageBufferBindingSize} maxBufferSize=${adapter.limits.maxBufferSize}`
   );
 }
+
+/** Median milliseconds of one tiny submit + mapAsync readback: the floor of any per-token cost in this browser. */
+export async function readbackLatencyMs(rounds = 30): Promise<number> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const adapter = await gpu?.requestAdapter();
+  if (!adapter) return NaN;
+  const device = await adapter.requestDevice();
+  const src = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const dst = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    device.queue.writeBuffer(src, 0, new Uint32Array([i, 0, 0, 0]));
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(src, 0, dst, 0, 16);
+    device.queue.submit([enc.finish()]);
+    await dst.mapAsync(GPUMapMode.READ);
+    dst.unmap();
+    times.push(performance.now() - t0);
+  }
+  device.destroy();
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
