@@ -37,6 +37,41 @@ describe('validateProgram', () => {
     expect(() => validateProgram(program([{ ...op, rows: 5 }]), caps)).toThrow(/exceeds the program's maxRows/);
   });
 
+  it('checks SpecEE ops: guarded regions pair up and do not nest, exit_check shapes fit the predictor', () => {
+    const exit = buf(1, 2, 'i32');
+    const x = buf(4, 8);
+    const a = buf(4, 8);
+    const add: Op = { kind: 'add', a, b: a, out: a };
+    const begin: Op = { kind: 'guard_begin', exit, runIf: 'running' };
+    expect(() => validateProgram(program([begin, add, { kind: 'guard_end' }]), caps)).not.toThrow();
+    expect(() => validateProgram(program([begin, begin, { kind: 'guard_end' }]), caps)).toThrow(/do not nest/);
+    expect(() => validateProgram(program([add, { kind: 'guard_end' }]), caps)).toThrow(/without guard_begin/);
+    expect(() => validateProgram(program([begin, add]), caps)).toThrow(/has no guard_end/);
+    expect(() => validateProgram(program([{ kind: 'guard_begin', exit, runIf: 'exited_before' }, { kind: 'guard_end' }]), caps)).toThrow(/needs a layer/);
+    const check = (k: number, upCols: number): Op => ({
+      kind: 'exit_check',
+      x,
+      norm: w([8]),
+      eps: 1e-5,
+      lmHead: w([10, 8]),
+      drafts: buf(1, k, 'i32'),
+      probs: buf(1, k),
+      active: buf(1, 3, 'i32'),
+      up: w([16, upCols]),
+      upBias: w([16]),
+      down: w([1, 16]),
+      downBias: w([1]),
+      threshold: 0.5,
+      layer: 1,
+      logits: buf(1, 10),
+      exit,
+    });
+    expect(() => validateProgram(program([check(4, 12)]), caps)).not.toThrow();
+    expect(() => validateProgram(program([check(4, 9)]), caps)).toThrow(/up must be \[hidden, 12\]/);
+    expect(() => validateProgram(program([{ ...check(4, 12), layer: 3 } as Op]), caps)).toThrow(/active has 3 entries/);
+    expect(() => validateProgram(program([{ kind: 'exit_record', exitLayers: buf(16, 2, 'i32'), lastLayer: 2 }]), caps)).toThrow(/exitLayers/);
+  });
+
   it('rejects weight types and ops the backend has no kernel for', () => {
     const op: Op = { kind: 'matmul', x: buf(4, 32), weight: w([2, 32], 'q8_0'), out: buf(4, 2) };
     expect(() => validateProgram(program([op]), caps)).toThrow(UnsupportedOpError);

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '@bitexit/backend-cpu';
 import { openGgufModel } from '@bitexit/engine';
-import { decodeToF32, dequantizeBx, MemoryByteSink, MemoryByteSource, parseBx, readGguf } from '@bitexit/format';
+import { decodeToF32, dequantizeBx, encodeF16, encodeGguf, ggufValue, MemoryByteSink, MemoryByteSource, parseBx, readGguf, type GgufTensorSpec } from '@bitexit/format';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fixturePath } from '@bitexit/format/node';
 import { quantizeModel, QuantizeOptionError } from './quantize.js';
 
@@ -69,5 +72,27 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     expect(r.settings.calibrated).toBe(false);
     await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 2 })).rejects.toThrow(QuantizeOptionError);
     await expect(quantizeModel(GGUF!, new MemoryByteSink(), { groupSize: 48 })).rejects.toThrow(/group-size/);
+  });
+
+  it('carries an EAGLE draft head (eagle.* tensors, bitexit.eagle.* keys) through unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quant-eagle-'));
+    try {
+      const g = await readGguf(new MemoryByteSource('s.gguf', readFileSync(GGUF!)));
+      const head = encodeF16(Float32Array.from({ length: 64 * 128 }, (_, i) => Math.sin(i) / 8));
+      const tensors: GgufTensorSpec[] = [];
+      for (const t of g.tensors) tensors.push({ name: t.name, dtype: t.dtype!, shape: [...t.shape], data: (await g.readTensor(t)).data });
+      tensors.push({ name: 'eagle.fc.weight', dtype: 'f16', shape: [64, 128], data: head });
+      const withHead = join(dir, 'with-head.gguf');
+      writeFileSync(withHead, await encodeGguf({ version: 3, metadata: [...g.metadata, ['bitexit.eagle.layout', ggufValue.string('eagle1')]], tensors }));
+      const sink = new MemoryByteSink();
+      await quantizeModel(withHead, sink, { bits: 3.3 });
+      const q = await readGguf(new MemoryByteSource('q.gguf', sink.bytes()));
+      expect(q.getString('bitexit.eagle.layout')).toBe('eagle1');
+      const t = q.tensors.find((x) => x.name === 'eagle.fc.weight')!;
+      expect(t.dtype).toBe('f16');
+      expect(Buffer.from((await q.readTensor(t)).data).equals(Buffer.from(head))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -26,6 +26,7 @@ import {
   encodeF32,
   encodeQ8_0,
   ggufValue,
+  readGguf,
   writeGguf,
 } from '@bitexit/format';
 import type { ByteSink, GgufMetadataValue, GgufTensorSpec, HostTensor, WeightDType } from '@bitexit/format';
@@ -513,6 +514,29 @@ export async function quantizeModel(
       reports.set(name, { name, shape, dtype, bits_per_weight: (8 * bytes) / params });
       tensors.push({ name, dtype, shape, data: async () => encodeDense(await loadF32(name), dtype, shape) });
     }
+    // An EAGLE draft head stored beside the model (`eagle.*`, `bitexit.eagle.*`) travels as stored:
+    // SpecEE's drafter reads it from the quantized file as from the original.
+    const draftMeta: Array<[string, GgufMetadataValue]> = [];
+    if (source.format === 'gguf') {
+      // The model loader ignores tensors it does not run, so read them from the file itself.
+      const { openFileSource } = await import('@bitexit/format/node');
+      const src = await openFileSource(source.path);
+      try {
+        const g = await readGguf(src);
+        for (const [k, v] of g.metadata) if (k.startsWith('bitexit.eagle.')) draftMeta.push([k, v]);
+        for (const info of g.tensors) {
+          if (!info.name.startsWith('eagle.')) continue;
+          const t = await g.readTensor(info);
+          tensors.push({ name: info.name, dtype: t.dtype, shape: [...t.shape], data: t.data });
+          const params = t.shape.reduce((a, b) => a * b, 1);
+          fileBytes += t.data.byteLength;
+          fileParams += params;
+          reports.set(info.name, { name: info.name, shape: [...t.shape], dtype: t.dtype, bits_per_weight: (8 * t.data.byteLength) / params });
+        }
+      } finally {
+        await src.close?.();
+      }
+    }
     const matrixBytes = [...blobs.values()].reduce((a, b) => a + b.byteLength, 0);
     const settings: QuantizeReport['settings'] = {
       bits: o.bits,
@@ -557,7 +581,7 @@ export async function quantizeModel(
       const { createFileSink } = await import('@bitexit/format/node');
       sink = await createFileSink(output);
     } else sink = output;
-    await writeGguf(sink, { version: 3, metadata: [...header.metadata, ...quantMeta], tensors });
+    await writeGguf(sink, { version: 3, metadata: [...header.metadata, ...quantMeta, ...draftMeta], tensors });
     progress('write', layerUnits, 'written');
 
     const tw = totalWeights || 1;
