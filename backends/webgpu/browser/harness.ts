@@ -21,6 +21,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ENTRIES = {
   /** The suite on @bitexit/backend-webgpu (navigator.gpu). */
   webgpu: join(here, 'entry-webgpu.ts'),
+  /** Its op/program/error checks again with shader-f16 and subgroups disabled. */
+  fallback: join(here, 'entry-fallback.ts'),
   /** The suite on the CPU backend: proves the harness itself (shims, fixtures, server) works. */
   cpu: join(here, 'entry-cpu.ts'),
   /** Prints the WebGPU adapter chromium offers. */
@@ -179,7 +181,7 @@ export interface PageRun {
 export interface RunOptions {
   entries: EntryName[];
   fixturesDir: string | null;
-  /** Whole-run limit per entry. Default 120 s. */
+  /** Whole-run limit per entry. Default 240 s. */
   timeoutMs?: number;
   /** Called with every line the page prints and every result, as they come. */
   onLine?: (line: string) => void;
@@ -210,7 +212,7 @@ export async function runInChromium(options: RunOptions): Promise<Map<EntryName,
       await pg.goto(`${server.origin}/${entry}.html`);
       try {
         await pg.waitForFunction(() => (globalThis as { __bitexitDone?: boolean }).__bitexitDone === true, null, {
-          timeout: options.timeoutMs ?? 120_000,
+          timeout: options.timeoutMs ?? 240_000,
           polling: 100,
         });
       } catch (e) {

@@ -13,7 +13,7 @@ const fixtures = fixturesDir();
 if (!fixtures) console.warn('[browser] fixtures folder not found (set BITEXIT_FIXTURES): whole-model checks skip in the page');
 
 // BITEXIT_BROWSER_ENTRIES=adapter (comma-separated) runs a subset while iterating.
-const ENTRIES = (process.env.BITEXIT_BROWSER_ENTRIES?.split(',') ?? ['adapter', 'cpu', 'webgpu']) as EntryName[];
+const ENTRIES = (process.env.BITEXIT_BROWSER_ENTRIES?.split(',') ?? ['adapter', 'cpu', 'webgpu', 'fallback']) as EntryName[];
 const notRun = (e: EntryName) => !ENTRIES.includes(e);
 
 describe.skipIf(missing !== null)('conformance in chromium (WebGPU on SwiftShader)', () => {
@@ -24,13 +24,13 @@ describe.skipIf(missing !== null)('conformance in chromium (WebGPU on SwiftShade
     runs = await runInChromium({
       entries: ENTRIES,
       fixturesDir: fixtures,
-      timeoutMs: 150_000,
+      timeoutMs: 240_000,
       // Lines a failing run would need: page errors and the suite's warnings.
       onLine: (line) => {
         if (/page error|console\.(error|warning)/.test(line)) console.warn(line);
       },
     });
-  }, 200_000);
+  }, 480_000);
 
   afterAll(() => {
     console.log(`[browser] chromium runs took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -66,5 +66,9 @@ describe.skipIf(missing !== null)('conformance in chromium (WebGPU on SwiftShade
 
   it.skipIf(notRun('webgpu'))('the WebGPU backend passes the conformance suite in chromium', () => {
     noFailures(summary('webgpu', true));
+  });
+
+  it.skipIf(notRun('fallback'))('the WebGPU backend passes the op checks with subgroups disabled', () => {
+    noFailures(summary('fallback', false));
   });
 });

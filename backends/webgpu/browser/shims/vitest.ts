@@ -42,6 +42,15 @@ class SkipSignal extends Error {
 
 const root: Block = { name: '', beforeAll: [], afterAll: [], children: [] };
 let current: Block = root;
+let notHere: (name: string) => string | null = () => null;
+
+/**
+ * Tests this page leaves out, with the reason printed as the skip message
+ * (like vitest's -t filter, but saying why). Return null to run the test.
+ */
+export function leaveOut(reason: (name: string) => string | null): void {
+  notHere = reason;
+}
 
 export function describe(name: string, define: () => void): void {
   const block: Block = { name, beforeAll: [], afterAll: [], children: [] };
@@ -117,6 +126,11 @@ export async function runAll(report: (r: TestResult) => void): Promise<TestResul
       const name = [...names, child.name].join(' > ');
       if (!child.body) {
         emit({ name, outcome: 'skip', ms: 0 });
+        continue;
+      }
+      const left = notHere(name);
+      if (left !== null) {
+        emit({ name, outcome: 'skip', ms: 0, message: left });
         continue;
       }
       if (broken !== null) {
