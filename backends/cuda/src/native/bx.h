@@ -13,6 +13,8 @@
 #define BX_HD __host__ __device__ __forceinline__
 #else
 #define BX_HD inline
+#endif
+#if !defined(__CUDACC__) && !defined(__VECTOR_TYPES_H__)
 // The host build (the g++ unit test) runs the very same vector code paths.
 struct alignas(16) float4 {
   float x, y, z, w;

@@ -1,0 +1,88 @@
+/**
+ * The GPU bundle's entry point (bundled into one file by scripts/gpu-bundle.mjs,
+ * with `vitest` mapped to ./vitest-shim.ts): runs the CUDA conformance suite
+ * and the benchmarks, prints a summary and writes everything as JSON.
+ * Usage: node bitexit-cuda-check.mjs [results.json] [--no-bench] [--no-conformance]
+ * Exit status: 0 all passed, 1 failures, 2 CUDA unavailable.
+ */
+import { writeFileSync } from 'node:fs';
+import { defineConformanceSuite } from '@bitexit/conformance';
+import { createCudaBackendInstance, cudaBackendProvider, loadNative } from '../src/index.js';
+import { BATCHES, LLAMA2_7B, benchCopyBandwidth, benchDecode, benchMatvec } from './bench.js';
+import { runRegistered, type TestResult } from './vitest-shim.js';
+
+const args = process.argv.slice(2);
+const outFile = args.find((a) => !a.startsWith('--')) ?? 'bitexit-cuda-results.json';
+const log = (s: string) => console.log(s);
+
+async function main(): Promise<number> {
+  const result: Record<string, unknown> = {
+    when: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+  const load = loadNative();
+  result.addon = load.ok ? { path: load.path, ...load.addon.buildInfo() } : { error: load.reason };
+  const availability = await cudaBackendProvider.probe();
+  result.availability = availability;
+  if (!availability.ok) {
+    log(`CUDA unavailable: ${availability.reason}`);
+    result.status = 'unavailable';
+    writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+    log(`wrote ${outFile}`);
+    return 2;
+  }
+  log(`CUDA: ${availability.detail}`);
+  let failed = 0;
+  if (!args.includes('--no-conformance')) {
+    defineConformanceSuite({ provider: cudaBackendProvider });
+    const tests: TestResult[] = await runRegistered((r) => {
+      if (r.status === 'failed') log(`FAIL ${r.name}\n  ${r.message?.split('\n').slice(0, 6).join('\n  ')}`);
+    });
+    const passed = tests.filter((t) => t.status === 'passed').length;
+    const skipped = tests.filter((t) => t.status === 'skipped').length;
+    failed = tests.filter((t) => t.status === 'failed').length;
+    result.conformance = { passed, failed, skipped, tests };
+    log(`conformance: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  }
+  if (!args.includes('--no-bench')) {
+    const b = await createCudaBackendInstance();
+    try {
+      const copy = await benchCopyBandwidth(b);
+      log(`cudaMemcpy device-to-device: ${copy.gbPerS.toFixed(0)} GB/s (read + write)`);
+      const matvec = await benchMatvec(b, copy.gbPerS, log);
+      const decode = [];
+      for (const dtype of ['f16', 'bx'] as const) {
+        try {
+          decode.push(await benchDecode(b, LLAMA2_7B, dtype, 64, log));
+        } catch (e) {
+          log(`decode ${dtype} failed: ${(e as Error).message}`);
+          decode.push({ dtype, error: (e as Error).message });
+        }
+      }
+      const f16 = decode.find((d) => d.dtype === 'f16' && 'tokensPerSecond' in d) as { tokensPerSecond: number } | undefined;
+      const bx = decode.find((d) => d.dtype === 'bx' && 'tokensPerSecond' in d) as { tokensPerSecond: number } | undefined;
+      const speedup = f16 && bx ? bx.tokensPerSecond / f16.tokensPerSecond : null;
+      if (speedup) log(`decode speedup bx over f16: ${speedup.toFixed(2)}x`);
+      result.bench = { copy, batches: BATCHES, matvec, decode: { model: LLAMA2_7B, runs: decode, speedupBxOverF16: speedup } };
+    } catch (e) {
+      log(`benchmarks failed: ${(e as Error).stack ?? e}`);
+      result.benchError = String(e);
+      failed++;
+    } finally {
+      await b.dispose();
+    }
+  }
+  result.status = failed ? 'failed' : 'passed';
+  writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+  log(`wrote ${outFile}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,754 @@
+// All CUDA kernels of the backend, in one translation unit to keep the
+// fat-binary build short. Index math is kept plain; the bx decoding and the
+// bx dot-product arithmetic live in bx.h and are unit-tested on the host.
+//
+// Every kernel reads the step's active row count n and position pos from the
+// device RunState, so a program's launches are captured into a CUDA graph
+// once (grids sized for maxRows / the whole KV cache) and replayed per step.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include "ops.h"
+
+#define WARP 32
+
+__device__ __forceinline__ int activeRows(const RunState* rs, int fixedRows) { return fixedRows > 0 ? fixedRows : rs->n; }
+
+__device__ __forceinline__ float warpSum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ double warpSumD(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+/** Sum over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result. */
+__device__ double blockSumD(double v) {
+  __shared__ double part[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warpSumD(v);
+  __syncthreads();
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  double t = 0;
+  const int nw = blockDim.x >> 5;
+  for (int i = 0; i < nw; i++) t += part[i];
+  return t;
+}
+
+__device__ float blockMax(float v) {
+  __shared__ float part[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  float t = -INFINITY;
+  const int nw = blockDim.x >> 5;
+  for (int i = 0; i < nw; i++) t = fmaxf(t, part[i]);
+  return t;
+}
+
+__device__ __forceinline__ float halfBits(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+
+/** One element of a dense (non-bx) weight, or of a bx weight by exact dequantization. */
+__device__ float loadElem(const WeightRef& w, int64_t i) {
+  switch (w.dtype) {
+    case DT_F32:
+      return static_cast<const float*>(w.data)[i];
+    case DT_F16:
+      return halfBits(static_cast<const uint16_t*>(w.data)[i]);
+    case DT_BF16:
+      return bxBf16ToFloat(static_cast<const uint16_t*>(w.data)[i]);
+    case DT_Q8_0: {
+      const uint8_t* b = static_cast<const uint8_t*>(w.data) + (i >> 5) * 34;
+      const float d = halfBits((uint16_t)(b[0] | (b[1] << 8)));
+      return (float)(int8_t)b[2 + (i & 31)] * d;
+    }
+    default:
+      return bxWeight(w.bx, i / w.cols, i % w.cols);
+  }
+}
+
+// ----------------------------------------------------------------- embed
+
+__global__ void embedKernel(RunState* rs, WeightRef table, const int32_t* ids, float* out) {
+  const int t = blockIdx.y;
+  if (t >= rs->n) return;
+  const int64_t D = table.cols;
+  const int id = ids[t];
+  if (id < 0 || id >= table.rows) {
+    if (blockIdx.x == 0 && threadIdx.x == 0 && atomicCAS(&rs->error, 0, ERR_TOKEN_RANGE) == 0) {
+      rs->errorArg = id;
+      rs->errorRow = t;
+    }
+    return;
+  }
+  for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < D; j += (int64_t)gridDim.x * blockDim.x)
+    out[t * D + j] = loadElem(table, (int64_t)id * D + j);
+}
+
+void launchEmbed(cudaStream_t s, RunState* rs, const WeightRef& table, const int32_t* ids, float* out, int maxRows) {
+  int bx = (int)((table.cols + 255) / 256);
+  if (bx > 64) bx = 64;
+  embedKernel<<<dim3(bx, maxRows), 256, 0, s>>>(rs, table, ids, out);
+}
+
+// ----------------------------------------------------------------- rmsnorm
+
+// As the CPU reference (llama2.c formulation) in float64: inv = 1/sqrt(Σx²/D + eps); out = w * (inv * x).
+__global__ void rmsnormKernel(RunState* rs, int fixedRows, const float* x, WeightRef w, float eps, float* out) {
+  const int t = blockIdx.x;
+  if (t >= activeRows(rs, fixedRows)) return;
+  const int64_t D = w.rows * w.cols;
+  const float* xr = x + t * D;
+  double ss = 0;
+  for (int64_t j = threadIdx.x; j < D; j += blockDim.x) ss += (double)xr[j] * xr[j];
+  ss = blockSumD(ss);
+  const double inv = 1.0 / sqrt(ss / (double)D + (double)eps);
+  for (int64_t j = threadIdx.x; j < D; j += blockDim.x) out[t * D + j] = (float)((double)loadElem(w, j) * (inv * xr[j]));
+}
+
+void launchRmsnorm(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, float eps, float* out, int maxRows) {
+  rmsnormKernel<<<fixedRows > 0 ? fixedRows : maxRows, 256, 0, s>>>(rs, fixedRows, x, w, eps, out);
+}
+
+// ----------------------------------------------------------------- dense matvec (f32, f16, bf16, q8_0)
+
+#define MV_WARPS 4
+
+/**
+ * out[t, r] = W[r] · x[t] (+ bias[r]): one warp per output row, T token rows
+ * at a time so each weight row is read once per T rows. 128-bit loads when K
+ * allows (8 halves, or 4 floats, per load).
+ */
+template <int DT, int T>
+__global__ void __launch_bounds__(MV_WARPS * WARP) denseMatvec(RunState* rs, int fixedRows, const float* __restrict__ x, WeightRef w, WeightRef bias,
+                                                                int hasBias, float* __restrict__ out) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+  const int64_t N = w.rows, K = w.cols;
+  if (r >= N) return;
+  const int n = activeRows(rs, fixedRows);
+  const float b = hasBias ? loadElem(bias, r) : 0.f;
+  for (int t0 = 0; t0 < n; t0 += T) {
+    float acc[T];
+#pragma unroll
+    for (int t = 0; t < T; t++) acc[t] = 0.f;
+    if ((DT == DT_F16 || DT == DT_BF16) && (K & 7) == 0) {
+      const uint4* wr = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(w.data) + r * K);
+      for (int64_t k8 = lane; k8 < K / 8; k8 += WARP) {
+        const uint4 v = __ldg(wr + k8);
+        float wf[8];
+        const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          if (DT == DT_F16) {
+            wf[2 * i] = halfBits((uint16_t)(u[i] & 0xffffu));
+            wf[2 * i + 1] = halfBits((uint16_t)(u[i] >> 16));
+          } else {
+            wf[2 * i] = __uint_as_float(u[i] << 16);
+            wf[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
+          }
+        }
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+          if (t0 + t < n) {
+            const float4* xr = reinterpret_cast<const float4*>(x + (t0 + t) * K + k8 * 8);
+            const float4 a = xr[0], c = xr[1];
+            acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * c.x + wf[5] * c.y + wf[6] * c.z + wf[7] * c.w;
+          }
+        }
+      }
+    } else if (DT == DT_F32 && (K & 3) == 0) {
+      const float4* wr = reinterpret_cast<const float4*>(static_cast<const float*>(w.data) + r * K);
+      for (int64_t k4 = lane; k4 < K / 4; k4 += WARP) {
+        const float4 v = __ldg(wr + k4);
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+          if (t0 + t < n) {
+            const float4 a = reinterpret_cast<const float4*>(x + (t0 + t) * K)[k4];
+            acc[t] += v.x * a.x + v.y * a.y + v.z * a.z + v.w * a.w;
+          }
+        }
+      }
+    } else {
+      for (int64_t k = lane; k < K; k += WARP) {
+        const float v = loadElem(w, r * K + k);
+#pragma unroll
+        for (int t = 0; t < T; t++)
+          if (t0 + t < n) acc[t] = fmaf(v, x[(t0 + t) * K + k], acc[t]);
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < T; t++) {
+      const float v = warpSum(acc[t]);
+      if (lane == 0 && t0 + t < n) out[(t0 + t) * N + r] = v + b;
+    }
+  }
+}
+
+// ----------------------------------------------------------------- bx matvec
+
+/** Σx over each group of each active row: xsum[t * nG + g]. Shared by every row of the product. */
+__global__ void groupSums(RunState* rs, int fixedRows, const float* x, int64_t K, int G, int nG, float* xsum) {
+  const int t = blockIdx.y;
+  if (t >= activeRows(rs, fixedRows)) return;
+  const int g = blockIdx.x * blockDim.x + threadIdx.x;
+  if (g >= nG) return;
+  const float* xr = x + t * K + (int64_t)g * G;
+  const int m = (int)min((int64_t)G, K - (int64_t)g * G);
+  float s = 0.f;
+  for (int i = 0; i < m; i++) s += xr[i];
+  xsum[(int64_t)t * nG + g] = s;
+}
+
+/** The words and meta fields of one slot, loaded one slot ahead of use (register double-buffering). */
+template <int NW>
+struct SlotRegs {
+  uint32_t w[NW];
+  BxMetaRaw m;
+  int g;
+};
+
+template <int NW>
+__device__ __forceinline__ void loadSlot(const BxDev& d, const uint32_t* plane, int W, bool vec, const uint32_t* slotGroup, int64_t r, int k,
+                                         SlotRegs<NW>& s) {
+  s.g = (int)__ldg(slotGroup + k);
+  bxLoadWords<NW>(plane + r * W + (int64_t)k * NW, vec, s.w);
+  s.m = bxLoadMeta(d, r, s.g);
+}
+
+/**
+ * bx matrix-vector product, SPEC §8's plan: one warp per output row; each
+ * lane takes whole slots of a plane (P4, then P2, then P1), so the three
+ * loops are uniform across the warp and a warp reads contiguous runs of each
+ * plane row with 128-bit loads. While a slot is being multiplied, the next
+ * slot's code words, scale/zero words and second-order tile word are already
+ * in flight (asynchronous dequantization by register prefetch). Per group
+ * the sum is s·(Σq·x − z·Σx) (Σx precomputed once per x), plus 4·s·Σhi·x for
+ * 3-bit groups; outliers are added in the same pass. blockIdx.y splits the
+ * slots of a row (split-K) when rows are few; partial sums are then added
+ * with atomics into a zeroed output.
+ */
+template <int G, bool FULL, int T>
+__global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fixedRows, BxDev d, const float* __restrict__ x,
+                                                             const float* __restrict__ xsum, WeightRef bias, int hasBias, float* __restrict__ out,
+                                                             int splits) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+  if (r >= d.N) return;
+  const int split = blockIdx.y;
+  const int n = activeRows(rs, fixedRows);
+  const int64_t K = d.K;
+  const int stride = WARP * splits;
+  const int first = split * WARP + lane;
+  for (int t0 = 0; t0 < n; t0 += T) {
+    float acc[T];
+#pragma unroll
+    for (int t = 0; t < T; t++) acc[t] = 0.f;
+
+    // 4-bit slots.
+    {
+      SlotRegs<G / 8> cur, nxt;
+      int k = first;
+      if (k < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, k, cur);
+      while (k < d.n4) {
+        const int kn = k + stride;
+        if (kn < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, kn, nxt);
+        float s, z;
+        bxDecodeMeta(d, r, cur.g, cur.m, s, z);
+        const int valid = (int)min((int64_t)G, K - (int64_t)cur.g * G);
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+          if (t0 + t < n) {
+            const float dot = bxDot4<G / 8, FULL>(cur.w, x + (t0 + t) * K + (int64_t)cur.g * G, valid);
+            acc[t] = fmaf(s, dot - z * xsum[(int64_t)(t0 + t) * d.nG + cur.g], acc[t]);
+          }
+        }
+        cur = nxt;
+        k = kn;
+      }
+    }
+    // 2-bit slots (2-bit groups and the low bits of 3-bit groups).
+    {
+      SlotRegs<G / 16> cur, nxt;
+      int k = first;
+      if (k < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, k, cur);
+      while (k < d.n23) {
+        const int kn = k + stride;
+        if (kn < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, kn, nxt);
+        float s, z;
+        bxDecodeMeta(d, r, cur.g, cur.m, s, z);
+        const int valid = (int)min((int64_t)G, K - (int64_t)cur.g * G);
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+          if (t0 + t < n) {
+            const float dot = bxDot2<G / 16, FULL>(cur.w, x + (t0 + t) * K + (int64_t)cur.g * G, valid);
+            acc[t] = fmaf(s, dot - z * xsum[(int64_t)(t0 + t) * d.nG + cur.g], acc[t]);
+          }
+        }
+        cur = nxt;
+        k = kn;
+      }
+    }
+    // 1-bit slots: high bits of 3-bit groups, weight 4·s.
+    {
+      SlotRegs<G / 32> cur, nxt;
+      int k = first;
+      if (k < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, k, cur);
+      while (k < d.n3) {
+        const int kn = k + stride;
+        if (kn < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, kn, nxt);
+        float s, z;
+        bxDecodeMeta(d, r, cur.g, cur.m, s, z);
+        const int valid = (int)min((int64_t)G, K - (int64_t)cur.g * G);
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+          if (t0 + t < n) acc[t] = fmaf(4.f * s, bxDot1<G / 32, FULL>(cur.w, x + (t0 + t) * K + (int64_t)cur.g * G, valid), acc[t]);
+        }
+        cur = nxt;
+        k = kn;
+      }
+    }
+    // Outliers: the row's C slots, one contiguous run (split 0 only).
+    if (split == 0) {
+      for (int j = lane; j < d.C; j += WARP) {
+        const uint32_t e = __ldg(d.outl + r * d.C + j);
+        if (e == 0) continue;
+        const float v = halfBits((uint16_t)(e >> 16));
+        const int64_t c = e & 0xffffu;
+#pragma unroll
+        for (int t = 0; t < T; t++)
+          if (t0 + t < n) acc[t] = fmaf(v, x[(t0 + t) * K + c], acc[t]);
+      }
+    }
+    const float b = (hasBias && split == 0) ? loadElem(bias, r) : 0.f;
+#pragma unroll
+    for (int t = 0; t < T; t++) {
+      const float v = warpSum(acc[t]);
+      if (lane == 0 && t0 + t < n) {
+        if (splits > 1)
+          atomicAdd(out + (t0 + t) * d.N + r, v + b);
+        else
+          out[(t0 + t) * d.N + r] = v + b;
+      }
+    }
+  }
+}
+
+template <int G, bool FULL, int T>
+static void launchBxT(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias, float* out,
+                      const float* xsum, int splits) {
+  const dim3 grid((unsigned)((w.bx.N + MV_WARPS - 1) / MV_WARPS), (unsigned)splits);
+  bxMatvec<G, FULL, T><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, w.bx, x, xsum, bias, hasBias, out, splits);
+}
+
+template <int G>
+static void launchBxG(cudaStream_t s, RunState* rs, int fixedRows, int maxRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias,
+                      float* out, const float* xsum, int splits) {
+  const bool full = w.bx.full != 0;
+  const bool one = (fixedRows > 0 ? fixedRows : maxRows) == 1;
+  if (full && one) launchBxT<G, true, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
+  else if (full) launchBxT<G, true, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
+  else if (one) launchBxT<G, false, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
+  else launchBxT<G, false, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
+}
+
+template <int DT>
+static void launchDense(cudaStream_t s, RunState* rs, int fixedRows, int maxRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias,
+                        float* out) {
+  const unsigned grid = (unsigned)((w.rows + MV_WARPS - 1) / MV_WARPS);
+  if ((fixedRows > 0 ? fixedRows : maxRows) == 1)
+    denseMatvec<DT, 1><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, x, w, bias, hasBias, out);
+  else
+    denseMatvec<DT, 8><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, x, w, bias, hasBias, out);
+}
+
+static void matmulImpl(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
+                       float* xsum, int splits) {
+  WeightRef none{};
+  const WeightRef& b = bias ? *bias : none;
+  const int hasBias = bias ? 1 : 0;
+  switch (w.dtype) {
+    case DT_F32: launchDense<DT_F32>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out); return;
+    case DT_F16: launchDense<DT_F16>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out); return;
+    case DT_BF16: launchDense<DT_BF16>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out); return;
+    case DT_Q8_0: launchDense<DT_Q8_0>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out); return;
+    default: break;
+  }
+  const BxDev& d = w.bx;
+  const int rows = fixedRows > 0 ? fixedRows : maxRows;
+  groupSums<<<dim3((d.nG + 127) / 128, rows), 128, 0, s>>>(rs, fixedRows, x, d.K, d.G, d.nG, xsum);
+  if (splits > 1) cudaMemsetAsync(out, 0, sizeof(float) * (size_t)rows * d.N, s);
+  if (d.G == 32) launchBxG<32>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
+  else if (d.G == 64) launchBxG<64>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
+  else launchBxG<128>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
+}
+
+void launchMatmul(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
+                  float* xsum, int splits) {
+  matmulImpl(s, rs, fixedRows, x, w, bias, out, maxRows, xsum, splits);
+}
+
+void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xsum, int splits) {
+  matmulImpl(s, rs, rows, x, w, nullptr, out, rows, xsum, splits);
+}
+
+// ----------------------------------------------------------------- rope
+
+// Angle = f32(pos+t) * invFreq[i] rounded to f32; cos/sin in float64 rounded to f32; the rotation in float64 (as the CPU reference).
+__global__ void ropeKernel(RunState* rs, float* x, int heads, int headDim, int ropeDim, int style, const float* invFreq) {
+  const int t = blockIdx.y;
+  if (t >= rs->n) return;
+  const int half = ropeDim >> 1;
+  const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= heads * half) return;
+  const int h = idx / half, i = idx - h * half;
+  const float angle = __fmul_rn((float)(rs->pos + t), invFreq[i]);
+  const double c = (double)(float)cos((double)angle);
+  const double sn = (double)(float)sin((double)angle);
+  float* base = x + (int64_t)t * heads * headDim + (int64_t)h * headDim;
+  const int a = style == 0 ? 2 * i : i;
+  const int b = style == 0 ? 2 * i + 1 : i + half;
+  const double x0 = base[a], x1 = base[b];
+  base[a] = (float)(x0 * c - x1 * sn);
+  base[b] = (float)(x0 * sn + x1 * c);
+}
+
+void launchRope(cudaStream_t s, RunState* rs, float* x, int heads, int headDim, int ropeDim, int style, const float* invFreq, int maxRows) {
+  const int work = heads * (ropeDim >> 1);
+  if (work == 0) return;
+  ropeKernel<<<dim3((work + 127) / 128, maxRows), 128, 0, s>>>(rs, x, heads, headDim, ropeDim, style, invFreq);
+}
+
+// ----------------------------------------------------------------- kv_store, silu_mul, add, last_row
+
+__global__ void kvStoreKernel(RunState* rs, const float* k, const float* v, float* kc, float* vc, int kw, int vw) {
+  const int64_t nk = (int64_t)rs->n * kw, nv = (int64_t)rs->n * vw;
+  float* kd = kc + (int64_t)rs->pos * kw;
+  float* vd = vc + (int64_t)rs->pos * vw;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nk || i < nv; i += (int64_t)gridDim.x * blockDim.x) {
+    if (i < nk) kd[i] = k[i];
+    if (i < nv) vd[i] = v[i];
+  }
+}
+
+void launchKvStore(cudaStream_t s, RunState* rs, const float* k, const float* v, float* kc, float* vc, int kw, int vw, int maxRows) {
+  const int64_t most = (int64_t)maxRows * (kw > vw ? kw : vw);
+  int blocks = (int)((most + 255) / 256);
+  if (blocks > 1024) blocks = 1024;
+  kvStoreKernel<<<blocks, 256, 0, s>>>(rs, k, v, kc, vc, kw, vw);
+}
+
+__global__ void siluMulKernel(RunState* rs, int fixedRows, const float* g, const float* u, float* out, int width) {
+  const int64_t m = (int64_t)activeRows(rs, fixedRows) * width;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < m; i += (int64_t)gridDim.x * blockDim.x) {
+    const double x = g[i];
+    out[i] = (float)(x / (1.0 + exp(-x)) * (double)u[i]);
+  }
+}
+
+__global__ void addKernel(RunState* rs, int fixedRows, const float* a, const float* b, float* out, int width) {
+  const int64_t m = (int64_t)activeRows(rs, fixedRows) * width;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < m; i += (int64_t)gridDim.x * blockDim.x) out[i] = a[i] + b[i];
+}
+
+static int elementwiseBlocks(int rows, int width) {
+  const int64_t m = (int64_t)rows * width;
+  int64_t blocks = (m + 255) / 256;
+  return (int)(blocks > 2048 ? 2048 : blocks < 1 ? 1 : blocks);
+}
+
+void launchSiluMul(cudaStream_t s, RunState* rs, int fixedRows, const float* g, const float* u, float* out, int width, int maxRows) {
+  siluMulKernel<<<elementwiseBlocks(fixedRows > 0 ? fixedRows : maxRows, width), 256, 0, s>>>(rs, fixedRows, g, u, out, width);
+}
+
+void launchAdd(cudaStream_t s, RunState* rs, int fixedRows, const float* a, const float* b, float* out, int width, int maxRows) {
+  addKernel<<<elementwiseBlocks(fixedRows > 0 ? fixedRows : maxRows, width), 256, 0, s>>>(rs, fixedRows, a, b, out, width);
+}
+
+__global__ void lastRowKernel(RunState* rs, const float* x, float* out, int width) {
+  const int64_t base = (int64_t)(rs->n - 1) * width;
+  if (base == 0 && x == out) return;
+  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < width; j += gridDim.x * blockDim.x) out[j] = x[base + j];
+}
+
+void launchLastRow(cudaStream_t s, RunState* rs, const float* x, float* out, int width) {
+  lastRowKernel<<<(width + 255) / 256 > 256 ? 256 : (width + 255) / 256, 256, 0, s>>>(rs, x, out, width);
+}
+
+// ----------------------------------------------------------------- attention (split-K over the sequence, then a combine)
+
+#define ATT_CHUNK 256
+#define ATT_THREADS 128
+
+int attentionSplits(int cacheRows) { return (cacheRows + ATT_CHUNK - 1) / ATT_CHUNK; }
+
+/**
+ * Flash-decoding: block (h, t, z) handles cache rows [z·CHUNK, (z+1)·CHUNK)
+ * of query row t, head h and writes (max, Σexp, Σexp·v) for them; the
+ * combine kernel merges the chunks. Prefill rows use the same kernels (grid
+ * y = rows), each row attending to 0..pos+t.
+ */
+__global__ void __launch_bounds__(ATT_THREADS) attentionPartial(RunState* rs, const float* q, const float* kc, const float* vc, int heads, int kvHeads,
+                                                                 int headDim, float scale, int splits, float* partial) {
+  const int h = blockIdx.x, t = blockIdx.y, z = blockIdx.z;
+  if (t >= rs->n) return;
+  const int L = rs->pos + t + 1;
+  const int start = z * ATT_CHUNK;
+  float* part = partial + (((int64_t)t * heads + h) * splits + z) * (headDim + 2);
+  if (start >= L) return;  // the combine kernel only reads chunks below L
+  const int end = min(start + ATT_CHUNK, L);
+  extern __shared__ float smem[];
+  float* qs = smem;              // headDim
+  float* sc = smem + headDim;    // ATT_CHUNK
+  const int kvh = (int)(((int64_t)h * kvHeads) / heads);
+  const int64_t kvW = (int64_t)kvHeads * headDim;
+  const float* qr = q + ((int64_t)t * heads + h) * headDim;
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) qs[d] = qr[d];
+  __syncthreads();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  for (int p = start + warp; p < end; p += nw) {
+    const float* kr = kc + (int64_t)p * kvW + (int64_t)kvh * headDim;
+    float dot = 0.f;
+    for (int d = lane; d < headDim; d += WARP) dot = fmaf(qs[d], kr[d], dot);
+    dot = warpSum(dot);
+    if (lane == 0) sc[p - start] = dot * scale;
+  }
+  __syncthreads();
+  float mx = -INFINITY;
+  for (int i = threadIdx.x; i < end - start; i += blockDim.x) mx = fmaxf(mx, sc[i]);
+  mx = blockMax(mx);
+  double sum = 0;
+  for (int i = threadIdx.x; i < end - start; i += blockDim.x) {
+    const float e = expf(sc[i] - mx);
+    sc[i] = e;
+    sum += e;
+  }
+  sum = blockSumD(sum);  // also orders the sc writes before the reads below
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+    float acc = 0.f;
+    const float* vr = vc + (int64_t)start * kvW + (int64_t)kvh * headDim + d;
+    for (int i = 0; i < end - start; i++) acc = fmaf(sc[i], vr[(int64_t)i * kvW], acc);
+    part[d] = acc;
+  }
+  if (threadIdx.x == 0) {
+    part[headDim] = mx;
+    part[headDim + 1] = (float)sum;
+  }
+}
+
+__global__ void attentionCombine(RunState* rs, float* out, int heads, int headDim, int splits, const float* partial) {
+  const int h = blockIdx.x, t = blockIdx.y;
+  if (t >= rs->n) return;
+  const int L = rs->pos + t + 1;
+  const int used = (L + ATT_CHUNK - 1) / ATT_CHUNK;
+  const float* base = partial + ((int64_t)t * heads + h) * splits * (headDim + 2);
+  float M = -INFINITY;
+  for (int z = 0; z < used; z++) M = fmaxf(M, base[(int64_t)z * (headDim + 2) + headDim]);
+  double den = 0;
+  for (int z = 0; z < used; z++) {
+    const float* p = base + (int64_t)z * (headDim + 2);
+    den += (double)p[headDim + 1] * exp((double)p[headDim] - M);
+  }
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+    double num = 0;
+    for (int z = 0; z < used; z++) {
+      const float* p = base + (int64_t)z * (headDim + 2);
+      num += (double)p[d] * exp((double)p[headDim] - M);
+    }
+    out[((int64_t)t * heads + h) * headDim + d] = (float)(num / den);
+  }
+}
+
+void launchAttention(cudaStream_t s, RunState* rs, const float* q, const float* kc, const float* vc, float* out, int heads, int kvHeads, int headDim,
+                     float scale, int cacheRows, float* partial, int maxRows) {
+  const int splits = attentionSplits(cacheRows);
+  const size_t shm = sizeof(float) * (size_t)(headDim + ATT_CHUNK);
+  attentionPartial<<<dim3(heads, maxRows, splits), ATT_THREADS, shm, s>>>(rs, q, kc, vc, heads, kvHeads, headDim, scale, splits, partial);
+  attentionCombine<<<dim3(heads, maxRows), 128, 0, s>>>(rs, out, heads, headDim, splits, partial);
+}
+
+// ----------------------------------------------------------------- argmax and sample
+
+/** Index of the largest of l[0..V): lowest index on ties; NaN never wins (all NaN -> 0). One block. */
+__device__ int blockArgmax(const float* l, int V) {
+  __shared__ float bv[1024];
+  __shared__ int bi[1024];
+  float best = -INFINITY;
+  int bestI = 0x7fffffff;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    const float v = l[i];
+    // NaN ranks below every number, -Infinity included, and among NaNs the lowest index.
+    const float key = v != v ? -INFINITY : v;
+    const int ki = v != v ? V + i : i;
+    if (key > best || (key == best && ki < bestI)) {
+      best = key;
+      bestI = ki;
+    }
+  }
+  bv[threadIdx.x] = best;
+  bi[threadIdx.x] = bestI;
+  __syncthreads();
+  for (int o = blockDim.x >> 1; o > 0; o >>= 1) {
+    if ((int)threadIdx.x < o) {
+      const float v = bv[threadIdx.x + o];
+      const int i = bi[threadIdx.x + o];
+      if (v > bv[threadIdx.x] || (v == bv[threadIdx.x] && i < bi[threadIdx.x])) {
+        bv[threadIdx.x] = v;
+        bi[threadIdx.x] = i;
+      }
+    }
+    __syncthreads();
+  }
+  const int r = bi[0];
+  __syncthreads();
+  return r >= V ? r - V : r;
+}
+
+__global__ void __launch_bounds__(1024) argmaxKernel(const float* x, int32_t* out, int V) {
+  const int r = blockArgmax(x, V);
+  if (threadIdx.x == 0) out[0] = r;
+}
+
+void launchArgmax(cudaStream_t s, const float* x, int32_t* out, int width) { argmaxKernel<<<1, 1024, 0, s>>>(x, out, width); }
+
+static int pow2AtLeast(int v) {
+  int p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+size_t sampleScratchBytes(int V) {
+  const size_t P = (size_t)pow2AtLeast(V);
+  return P * 4 + P * 4 + P * 8 + ((size_t)V + 15) / 16 * 16;
+}
+
+__device__ __forceinline__ bool ranksBefore(const float* l, int a, int b) {
+  const float la = l[a], lb = l[b];
+  return la > lb || (la == lb && a < b);
+}
+
+/**
+ * The 'sample' op exactly as program.ts specifies, in one block: NaN ->
+ * -Infinity, repetition penalty over distinct history ids, greedy when
+ * temperature <= 0; otherwise logits / temperature, a bitonic sort of the
+ * candidates (logit descending, index ascending), softmax in float64 with the
+ * reference's summation order, top-k / top-p / min-p, inverse CDF at uniform.
+ */
+__global__ void __launch_bounds__(1024) sampleKernel(RunState* rs, const float* logits, const int32_t* hist, int32_t* out, int V, int P, float* l,
+                                                      int32_t* order, double* probs, uint8_t* seen) {
+  const int tid = threadIdx.x;
+  for (int i = tid; i < P; i += blockDim.x) {
+    if (i < V) {
+      const float x = logits[i];
+      l[i] = x != x ? -INFINITY : x;
+    } else {
+      l[i] = -INFINITY;
+    }
+    order[i] = i;
+  }
+  __syncthreads();
+  const double penalty = rs->penalty;
+  const int hl = rs->historyLength;
+  if (tid == 0 && penalty != 1.0 && hl > 0) {
+    for (int k = 0; k < hl; k++) {
+      const int id = hist[k];
+      if (id >= 0 && id < V && seen[id] == 0) {
+        seen[id] = 1;
+        const float x = l[id];
+        l[id] = x > 0 ? (float)((double)x / penalty) : (float)((double)x * penalty);
+      }
+    }
+    for (int k = 0; k < hl; k++) {
+      const int id = hist[k];
+      if (id >= 0 && id < V) seen[id] = 0;
+    }
+  }
+  __syncthreads();
+  const double temp = rs->temperature;
+  if (!(temp > 0)) {
+    const int r = blockArgmax(l, V);
+    if (tid == 0) out[0] = r;
+    return;
+  }
+  for (int i = tid; i < V; i += blockDim.x) l[i] = (float)((double)l[i] / temp);
+  __syncthreads();
+  // Bitonic sort of order[0..P) into rank order (padding ranks last: -Infinity and index >= V).
+  for (int k = 2; k <= P; k <<= 1) {
+    for (int j = k >> 1; j > 0; j >>= 1) {
+      for (int i = tid; i < P; i += blockDim.x) {
+        const int ixj = i ^ j;
+        if (ixj > i) {
+          const int a = order[i], b = order[ixj];
+          const bool up = (i & k) == 0;
+          if (up ? ranksBefore(l, b, a) : ranksBefore(l, a, b)) {
+            order[i] = b;
+            order[ixj] = a;
+          }
+        }
+      }
+      __syncthreads();
+    }
+  }
+  int m = V;
+  if (rs->topK > 0 && rs->topK < V) m = rs->topK;
+  const float top = l[order[0]];
+  if (top == -INFINITY) {
+    if (tid == 0) out[0] = order[0];
+    return;
+  }
+  for (int i = tid; i < m; i += blockDim.x) probs[i] = exp((double)l[order[i]] - (double)top);
+  __syncthreads();
+  if (tid != 0) return;
+  double sum = 0;
+  for (int i = 0; i < m; i++) sum += probs[i];
+  for (int i = 0; i < m; i++) probs[i] /= sum;
+  if (rs->topP < 1) {
+    double cum = 0;
+    int keep = m;
+    for (int i = 0; i < m; i++) {
+      cum += probs[i];
+      if (cum >= rs->topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+    m = keep;
+  }
+  if (rs->minP > 0) {
+    const double threshold = rs->minP * probs[0];
+    int keep = 1;
+    while (keep < m && probs[keep] >= threshold) keep++;
+    m = keep;
+  }
+  double total = 0;
+  for (int i = 0; i < m; i++) total += probs[i];
+  const double u = rs->uniform;
+  double cum = 0;
+  for (int i = 0; i < m; i++) {
+    cum += probs[i] / total;
+    if (cum > u) {
+      out[0] = order[i];
+      return;
+    }
+  }
+  out[0] = order[m - 1];
+}
+
+void launchSample(cudaStream_t s, RunState* rs, const float* logits, const int32_t* history, int32_t* out, int V, void* scratch) {
+  const int P = pow2AtLeast(V);
+  char* base = static_cast<char*>(scratch);
+  float* l = reinterpret_cast<float*>(base);
+  int32_t* order = reinterpret_cast<int32_t*>(base + (size_t)P * 4);
+  double* probs = reinterpret_cast<double*>(base + (size_t)P * 8);
+  uint8_t* seen = reinterpret_cast<uint8_t*>(base + (size_t)P * 16);
+  sampleKernel<<<1, 1024, 0, s>>>(rs, logits, history, out, V, P, l, order, probs, seen);
+}

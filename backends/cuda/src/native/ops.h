@@ -1,0 +1,64 @@
+// Kernel launchers shared by the addon (addon.cc, host compiler) and the
+// kernels (kernels.cu, nvcc). Every launcher only enqueues work on `stream`,
+// so a program can be captured into a CUDA graph once and replayed.
+#pragma once
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include "bx.h"
+
+/**
+ * Runtime scalars of one step, in device memory. Kernels read pos and n from
+ * here (not from launch arguments) so the same captured graph serves every
+ * step; the host uploads this struct before each replay and reads it back
+ * (error fields) in the run's single readback.
+ */
+struct RunState {
+  int32_t pos;
+  int32_t n;
+  int32_t topK;
+  int32_t historyLength;
+  // Doubles, as the engine passes them: the CPU reference divides f32 logits by these in float64.
+  double temperature;
+  double topP;
+  double minP;
+  double penalty;
+  double uniform;
+  int32_t error;     // 0, or ERR_* set by a kernel
+  int32_t errorArg;  // e.g. the offending token id
+  int32_t errorRow;
+  int32_t pad;
+};
+
+enum { ERR_TOKEN_RANGE = 1 };
+
+enum WeightDT { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_BX = 4 };
+
+/** A weight as the kernels see it. */
+struct WeightRef {
+  const void* data;
+  int32_t dtype;
+  int64_t rows, cols;
+  BxDev bx;  // valid when dtype == DT_BX
+};
+
+void launchEmbed(cudaStream_t s, RunState* rs, const WeightRef& table, const int32_t* ids, float* out, int maxRows);
+void launchRmsnorm(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, float eps, float* out, int maxRows);
+/** xsum scratch: maxRows * nG floats (bx only). splits > 1 zeroes `out` and accumulates with atomics. */
+void launchMatmul(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
+                  float* xsum, int splits);
+void launchRope(cudaStream_t s, RunState* rs, float* x, int heads, int headDim, int ropeDim, int style, const float* invFreq, int maxRows);
+void launchKvStore(cudaStream_t s, RunState* rs, const float* k, const float* v, float* kc, float* vc, int kw, int vw, int maxRows);
+/** partial scratch: maxRows * heads * attentionSplits(cacheRows) * (headDim + 2) floats. */
+int attentionSplits(int cacheRows);
+void launchAttention(cudaStream_t s, RunState* rs, const float* q, const float* kc, const float* vc, float* out, int heads, int kvHeads, int headDim,
+                     float scale, int cacheRows, float* partial, int maxRows);
+void launchSiluMul(cudaStream_t s, RunState* rs, int fixedRows, const float* g, const float* u, float* out, int width, int maxRows);
+void launchAdd(cudaStream_t s, RunState* rs, int fixedRows, const float* a, const float* b, float* out, int width, int maxRows);
+void launchLastRow(cudaStream_t s, RunState* rs, const float* x, float* out, int width);
+void launchArgmax(cudaStream_t s, const float* x, int32_t* out, int width);
+/** scratch: sampleScratchBytes(V) bytes. */
+size_t sampleScratchBytes(int V);
+void launchSample(cudaStream_t s, RunState* rs, const float* logits, const int32_t* history, int32_t* out, int V, void* scratch);
+
+/** Benchmarks: plain matrix-vector products without a program around them. */
+void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xsum, int splits);
