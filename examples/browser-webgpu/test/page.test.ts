@@ -2,7 +2,7 @@
 // stories260K fixture on localhost, opens it in Debian's chromium (headless,
 // WebGPU on SwiftShader) through playwright-core, loads the model by URL,
 // generates greedily and requires exactly the text the CPU backend generates.
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -151,6 +151,16 @@ describe.skipIf(missing !== null)('browser-webgpu example in chromium', () => {
     expect(text).toBe(expected);
     expect(await page.textContent('#stats-tps')).toMatch(/^\d/);
     await page.close();
+  });
+
+  it('the bundle imports no Node built-in', () => {
+    const assets = join(outDir, 'assets');
+    // Node imports left in the output, or Vite's silent browser-external shim for one.
+    const pattern = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](node:[\w/]+|@bitexit\/format\/node)["']|__vite-browser-external/g;
+    const offenders = readdirSync(assets)
+      .filter((f) => f.endsWith('.js'))
+      .flatMap((f) => [...readFileSync(join(assets, f), 'utf8').matchAll(pattern)].map((m) => `${f}: ${m[1] ?? m[0]}`));
+    expect(offenders).toEqual([]);
   });
 
   it('keeps the weights in the Cache API and clears them on request', async () => {
