@@ -163,12 +163,16 @@ describe.skipIf(missing !== null)('browser-webgpu example in chromium', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('keeps the weights in the Cache API and clears them on request', async () => {
+  it('loads a picked file, keeps the weights in the Cache API and clears them on request', async () => {
     const page = await context!.newPage();
     await page.goto(`${origin}/`);
     // Cached by the previous test's download (same origin, same profile).
     await page.waitForSelector('#cache-info button');
     expect(await page.textContent('#cache-info')).toContain('stories260K.gguf');
+    // A picked file loads too, and is cached under its name.
+    await page.setInputFiles('#model-file', MODEL!);
+    await waitForState(page, /^ready$/, 60_000);
+    await page.waitForFunction(() => document.querySelectorAll('#cache-info button').length === 2);
     await page.click('#clear-cache');
     await page.waitForFunction(() => document.getElementById('cache-info')!.textContent === 'No weights cached.');
     await page.close();
