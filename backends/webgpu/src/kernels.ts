@@ -294,27 +294,46 @@ var<workgroup> Xs: array<array<f32, ${TILE + 1}>, ${TILE}>;
 }
 
 const BX_WG = 64;
+const BX_ROWS = 4;
 
 /**
- * bx matrix–vector product, one weight row per workgroup, threads over column
- * groups. Per group: Σ s(q − z)x = s(Σ q·x − z·Σ x). Software-pipelined: the
- * packed words of the current group are loaded (16-byte vec4 loads) before the
- * scale/zero of the NEXT group are decoded, and consumed after, so metadata
+ * bx matrix–vector product: 4 weight rows per 64-thread workgroup, threads
+ * over column groups (every row of a column group has the same width, so the
+ * 4 rows never diverge). Per group and row: Σ s(q − z)x = s(Σ q·x − z·Σ x);
+ * each x value is loaded once for the 4 rows. Software-pipelined: the packed
+ * words of the current group are loaded (16-byte vec4 loads) before the
+ * scales/zeros of the NEXT group are decoded, and consumed after, so metadata
  * decoding overlaps the weight loads. Outliers are added branch-free from the
- * row's ELL slots. G is baked into the shader (3 variants).
+ * rows' ELL slots. G is baked into the shader (3 variants) so loops unroll.
  */
 export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleBinding[]): KernelSource {
   const ra = reduceArgs(feat);
+  const R = Array.from({ length: BX_ROWS }, (_, i) => i);
   const n4 = G / 8; // words of a 4-bit slot
   const n2 = G / 16; // words of a 2-bit slot
-  const v4 = n4 / 4; // vec4 loads of a 4-bit slot (1, 2, 4)
-  // 2-bit slots: vec4 loads when they span whole vec4s (G >= 64), else scalar words.
-  const load2 = n2 >= 4
-    ? Array.from({ length: n2 / 4 }, (_, v) => `let q2_${v} = ld4(p2 + ${v * 4}u);`).join(' ')
-    : `let q2_0 = vec4<u32>(wt[p2], wt[p2 + 1u], 0u, 0u);`;
-  const words2 = Array.from({ length: n2 }, (_, k) => `q2_${k >> 2}[${k & 3}]`);
-  const dot4 = Array.from({ length: n4 }, (_, k) => `dq += dot4(q4_${k >> 2}[${k & 3}], c0 + ${k * 8}u, &xs);`).join('\n        ');
-  const dot2 = words2.map((w, k) => `dq += dot2(${w}, hi(p1, ${k}u, is3), c0 + ${k * 16}u, &xs);`).join('\n        ');
+  const vec = (f: (i: number) => string) => `vec4<f32>(${R.map(f).join(', ')})`;
+  // WGSL loops (not unrolled here): a software rasterizer such as lavapipe compiles unrolled variants very slowly.
+  const four = `for (var v = 0u; v < ${n4 / 4}u; v++) {
+        ${R.map((i) => `let q${i} = ld4(p4_${i} + v * 4u);`).join(' ')}
+        for (var e = 0u; e < 4u; e++) {
+          let c = c0 + (v * 4u + e) * 8u;
+          let xa = xv4(c);
+          let xb = xv4(c + 4u);
+          xs += dot(xa + xb, vec4<f32>(1.0));
+          dq += ${vec((i) => `d4(q${i}[e], xa, xb)`)};
+        }
+      }`;
+  const load2 = (i: number) => (n2 >= 4 ? `ld4(p2_${i} + (k & ~3u))` : `vec4<u32>(wt[p2_${i}], wt[p2_${i} + 1u], 0u, 0u)`);
+  const two = `for (var k = 0u; k < ${n2}u; k++) {
+        ${R.map((i) => `let w${i} = ${load2(i)}[k & 3u];`).join(' ')}
+        let c = c0 + k * 16u;
+        let xa = xv4(c);
+        let xb = xv4(c + 4u);
+        let xc = xv4(c + 8u);
+        let xd = xv4(c + 12u);
+        xs += dot(xa + xb + xc + xd, vec4<f32>(1.0));
+        dq += ${vec((i) => `d2(w${i}, hi(p1_${i}, k, is3), xa, xb, xc, xd)`)};
+      }`;
   return {
     name: `matvec-bx-g${G}`,
     params: matmulParams(s),
@@ -325,95 +344,100 @@ export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleB
   if ((wi & 3u) == 0u) { return wt4[wi >> 2u]; }
   return vec4<u32>(wt[wi], wt[wi + 1u], wt[wi + 2u], wt[wi + 3u]);
 }
-/** Σ q·x and Σ x over the 8 four-bit codes of word w starting at column c. */
-fn dot4(w: u32, c: u32, xs: ptr<function, f32>) -> f32 {
-  let x0 = vec4<f32>(R_x[c], R_x[c + 1u], R_x[c + 2u], R_x[c + 3u]);
-  let x1 = vec4<f32>(R_x[c + 4u], R_x[c + 5u], R_x[c + 6u], R_x[c + 7u]);
-  let q0 = vec4<f32>(vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u));
-  let q1 = vec4<f32>(vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u));
-  *xs += dot(x0 + x1, vec4<f32>(1.0));
-  return dot(q0, x0) + dot(q1, x1);
+fn xv4(c: u32) -> vec4<f32> { return vec4<f32>(R_x[c], R_x[c + 1u], R_x[c + 2u], R_x[c + 3u]); }
+/** Σ q·x over the 8 four-bit codes of word w (x in xa, xb). */
+fn d4(w: u32, xa: vec4<f32>, xb: vec4<f32>) -> f32 {
+  let qa = vec4<f32>(vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u));
+  let qb = vec4<f32>(vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u));
+  return dot(qa, xa) + dot(qb, xb);
 }
 /** The 16 high bits (3-bit groups) matching 2-bit word k of a slot; 0 for 2-bit groups. */
 fn hi(p1: u32, k: u32, is3: bool) -> u32 {
   if (!is3) { return 0u; }
   return (wt[p1 + (k >> 1u)] >> ((k & 1u) * 16u)) & 0xffffu;
 }
-/** Σ q·x and Σ x over the 16 codes of 2-bit word w (plus high bits h) starting at column c. */
-fn dot2(w: u32, h: u32, c: u32, xs: ptr<function, f32>) -> f32 {
-  var acc = 0.0;
-  var sx = 0.0;
-  for (var j = 0u; j < 16u; j += 4u) {
-    let xv = vec4<f32>(R_x[c + j], R_x[c + j + 1u], R_x[c + j + 2u], R_x[c + j + 3u]);
-    let sh = vec4<u32>(j, j + 1u, j + 2u, j + 3u);
-    let q = ((vec4<u32>(w) >> (sh * 2u)) & vec4<u32>(3u)) | (((vec4<u32>(h) >> sh) & vec4<u32>(1u)) << vec4<u32>(2u));
-    acc += dot(vec4<f32>(q), xv);
-    sx += dot(xv, vec4<f32>(1.0));
-  }
-  *xs += sx;
-  return acc;
+fn q2(w: u32, h: u32, j: u32) -> vec4<f32> {
+  let sh = vec4<u32>(j, j + 1u, j + 2u, j + 3u);
+  return vec4<f32>(((vec4<u32>(w) >> (sh * 2u)) & vec4<u32>(3u)) | (((vec4<u32>(h) >> sh) & vec4<u32>(1u)) << vec4<u32>(2u)));
+}
+/** Σ q·x over the 16 codes of 2-bit word w plus high bits h (x in xa..xd). */
+fn d2(w: u32, h: u32, xa: vec4<f32>, xb: vec4<f32>, xc: vec4<f32>, xd: vec4<f32>) -> f32 {
+  return dot(q2(w, h, 0u), xa) + dot(q2(w, h, 4u), xb) + dot(q2(w, h, 8u), xc) + dot(q2(w, h, 12u), xd);
+}
+/** Scales and zeros of group g for the 4 rows. */
+fn meta4(r: vec4<u32>, g: u32, gt: vec4<u32>, sc: ptr<function, vec4<f32>>, zr: ptr<function, vec4<f32>>) {
+  ${R.map((i) => `let m${i} = wt_sz(r[${i}], g, gt);`).join(' ')}
+  *sc = ${vec((i) => `m${i}.x`)};
+  *zr = ${vec((i) => `m${i}.y`)};
 }
 @compute @workgroup_size(${BX_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
   ${LINEAR_WG}
-  let r = wgi;
-  if (r >= prm.rowCount) { return; }
+  let r0 = wgi * ${BX_ROWS}u;
+  if (r0 >= prm.rowCount) { return; }
+  // Rows past the end repeat the last row (computed, never stored).
+  let last = prm.rowCount - 1u;
+  let rr = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
   let nG = prm.wt_nG;
   let K = prm.K;
   let full = select(nG, nG - 1u, nG * ${G}u != K);
-  var acc = 0.0;
+  var acc = vec4<f32>(0.0);
   var g = lid;
   // Metadata of the first group this thread handles.
   var gt = wt_g[min(g, nG - 1u)];
-  var sz = wt_sz(r, min(g, nG - 1u), gt);
+  var sc: vec4<f32>;
+  var zr: vec4<f32>;
+  meta4(rr, min(g, nG - 1u), gt, &sc, &zr);
   loop {
     if (g >= full) { break; }
     let cgt = gt;
-    let csz = sz;
+    let csc = sc;
+    let czr = zr;
     let c0 = g * ${G}u;
-    var dq = 0.0;
+    var dq = vec4<f32>(0.0);
     var xs = 0.0;
-    // 1. Issue the packed-word loads of this group.
-    let p4 = prm.wt_p4 + r * prm.wt_W4 + cgt.y;
-    let p2 = prm.wt_p2 + r * prm.wt_W2 + cgt.y;
-    let p1 = prm.wt_p1 + r * prm.wt_W1 + cgt.z;
-    let is4 = cgt.x == 4u;
+    // 1. Addresses of this group's packed words in the 4 rows.
+    ${R.map((i) => `let p4_${i} = prm.wt_p4 + rr[${i}] * prm.wt_W4 + cgt.y; let p2_${i} = prm.wt_p2 + rr[${i}] * prm.wt_W2 + cgt.y; let p1_${i} = prm.wt_p1 + rr[${i}] * prm.wt_W1 + cgt.z;`).join('\n    ')}
     let is3 = cgt.x == 3u;
-    // 2. Decode the next group's scale and zero while those loads are in flight.
-    let gn = g + ${BX_WG}u;
-    if (gn < full) { gt = wt_g[gn]; sz = wt_sz(r, gn, gt); }
-    // 3. Consume the words.
-    if (is4) {
-      ${Array.from({ length: v4 }, (_, v) => `let q4_${v} = ld4(p4 + ${v * 4}u);`).join(' ')}
-      ${dot4}
+    if (cgt.x == 4u) {
+      ${four}
     } else {
-      ${load2}
-      ${dot2}
+      ${two}
     }
-    acc += csz.x * (dq - csz.y * xs);
+    // 2. Decode the next group's scales and zeros (overlaps the loads above on GPUs that issue them asynchronously).
+    let gn = g + ${BX_WG}u;
+    if (gn < full) { gt = wt_g[gn]; meta4(rr, gn, gt, &sc, &zr); }
+    acc += csc * (dq - czr * xs);
     g = gn;
   }
   // The partial last group (only when K is not a multiple of G): one column at a time.
   if (full < nG && lid == 0u) {
     let lg = nG - 1u;
     let lt = wt_g[lg];
-    let lsz = wt_sz(r, lg, lt);
-    var dq = 0.0;
+    var lsc: vec4<f32>;
+    var lzr: vec4<f32>;
+    meta4(rr, lg, lt, &lsc, &lzr);
+    var dq = vec4<f32>(0.0);
     var xs = 0.0;
     for (var c = lg * ${G}u; c < K; c++) {
       let xv = R_x[c];
-      dq += f32(wt_code(r, c, lt)) * xv;
+      dq += ${vec((i) => `f32(wt_code(rr[${i}], c, lt))`)} * xv;
       xs += xv;
     }
-    acc += lsz.x * (dq - lsz.y * xs);
+    acc += lsc * (dq - lzr * xs);
   }
-  ${bxOutliers('r', '0u', `${BX_WG}u`)}
-  acc = wg_sum(acc, lid, ${ra.sgi}, ${ra.sgs});
-  if (lid == 0u) {
-    ${s.bias ? 'acc += wb_at(r);' : ''}
-    R_out[r] = acc;
+  // Outliers: every row's ELL slots, an empty slot adding 0 * x[0].
+  for (var j = lid; j < prm.wt_C; j += ${BX_WG}u) {
+    ${R.map((i) => `{ let e = wt[prm.wt_ol + rr[${i}] * prm.wt_C + j]; acc[${i}] += unpack2x16float(e >> 16u).x * R_x[e & 0xffffu]; }`).join('\n    ')}
+  }
+  ${R.map((i) => `let s${i} = wg_sum(acc[${i}], lid, ${ra.sgi}, ${ra.sgs});`).join('\n  ')}
+  if (lid < ${BX_ROWS}u && r0 + lid < prm.rowCount) {
+    var v = s0;
+    ${R.slice(1).map((i) => `if (lid == ${i}u) { v = s${i}; }`).join(' ')}
+    ${s.bias ? 'v += wb_at(r0 + lid);' : ''}
+    R_out[r0 + lid] = v;
   }
 }`,
-    grid: () => grid1(s.rowCount),
+    grid: () => grid1(Math.ceil(s.rowCount / BX_ROWS)),
   };
 }
 
