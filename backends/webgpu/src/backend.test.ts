@@ -77,8 +77,21 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
           for (let j = 0; j < g.length; j++) expect(Math.abs(g[j] - want[i][j])).toBeLessThan(1e-4 * (1 + Math.abs(want[i][j])));
         });
       }
-      // A bx blob over the limit is refused with a typed error rather than computed wrongly.
-      await expect(small.uploadWeight(tensor('bx', 200, 256, 3))).rejects.toMatchObject({ code: 'E_UNSUPPORTED_OP' });
+      // bx blobs are split too (chunks of lcm(32, SR) rows, each re-laid out as its own planes).
+      for (const secondOrder of [false, true]) {
+        const v = values(150 * 200, 5);
+        const m = quantizeBxRtn(v, 150, 200, { groupSize: 64, widths: [2, 3, 4], secondOrder, superGroup: { rows: 16, groups: 2 }, scaleBits: 6 });
+        const at: number[] = [];
+        for (let i = 1; i < v.length; i += 97) if (roundF16(v[i]) !== 0) at.push(i);
+        m.outliers = { rows: Uint32Array.from(at, (i) => Math.floor(i / 200)), cols: Uint32Array.from(at, (i) => i % 200), values: Float32Array.from(at, (i) => roundF16(v[i] * 3)) };
+        const host: HostTensor = { name: 'bx-split', dtype: 'bx', shape: [150, 200], data: encodeBx(m) };
+        expect(host.data.byteLength).toBeGreaterThan(2 * 4096);
+        const got = await embedAndMatmul(small, host);
+        const want = await embedAndMatmul(cpu, host);
+        got.forEach((g, i) => {
+          for (let j = 0; j < g.length; j++) expect(Math.abs(g[j] - want[i][j]), `bx split output ${i}[${j}]`).toBeLessThan(1e-4 * (1 + Math.abs(want[i][j])));
+        });
+      }
     } finally {
       await small.dispose();
     }

@@ -25,7 +25,7 @@ import {
   type RunParams,
   type SamplingParams,
 } from '@bitexit/backend';
-import { parseBx, weightByteLength, type HostTensor, type WeightDType } from '@bitexit/format';
+import { bxLayout, parseBx, weightByteLength, type BxLayout, type HostTensor, type WeightDType } from '@bitexit/format';
 import * as K from './kernels.js';
 import { BX_PARAM_NAMES, RUN_BYTES, assemble, packParams, paramBytes, type BindingKind, type Features, type ParamField, type RoleBinding } from './wgsl.js';
 
@@ -80,6 +80,8 @@ interface WeightChunk {
   readonly gpu: GPUBuffer;
   readonly rowStart: number;
   readonly rows: number;
+  /** bx: the layout of this chunk's blob as kernel params (offsets differ per chunk). */
+  readonly bxParams?: ParamField[];
 }
 
 interface WeightEntry {
@@ -87,7 +89,7 @@ interface WeightEntry {
   readonly rows: number;
   readonly cols: number;
   readonly chunks: WeightChunk[];
-  readonly bx?: { gtab: GPUBuffer; params: ParamField[]; G: number };
+  readonly bx?: { gtab: GPUBuffer; G: number };
   readonly bytes: number;
 }
 
@@ -219,13 +221,6 @@ export class WebGpuBackend implements Backend {
         if (shape.length !== 2 || L.rows !== shape[0] || L.cols !== shape[1]) {
           throw new InvalidProgramError(`weight '${name}': shape [${shape.join(', ')}] but its bx blob is [${L.rows}, ${L.cols}]`);
         }
-        if (bytes > this.maxBinding) {
-          throw new UnsupportedOpError(
-            'matmul[bx]',
-            WEBGPU_BACKEND_NAME,
-            `weight '${name}' is a ${bytes}-byte bx blob, over this device's ${this.maxBinding}-byte storage binding limit (bx blobs are not split yet)`,
-          );
-        }
         const G = L.groupSize;
         const gtab = new Uint32Array(L.nGroups * 4);
         for (let g = 0; g < L.nGroups; g++) {
@@ -235,34 +230,15 @@ export class WebGpuBackend implements Backend {
           gtab[4 * g + 2] = b === 3 ? view.slot1[g] * (G / 32) : 0;
           gtab[4 * g + 3] = view.zeroBit[g];
         }
-        const values: Record<(typeof BX_PARAM_NAMES)[number], number> = {
-          rows: L.rows,
-          cols: L.cols,
-          G,
-          nG: L.nGroups,
-          F: L.scaleFieldBits,
-          M: L.metaBits,
-          so: L.secondOrder ? 1 : 0,
-          SR: Math.max(1, L.superRows),
-          SG: Math.max(1, L.superGroups),
-          tileCols: L.tileCols,
-          p4: L.p4Offset / 4,
-          p2: L.p2Offset / 4,
-          p1: L.p1Offset / 4,
-          W4: L.p4RowWords,
-          W2: L.p2RowWords,
-          W1: L.p1RowWords,
-          meta: L.metaOffset / 4,
-          s2: L.s2Offset / 4,
-          ol: L.outlierOffset / 4,
-          C: L.outlierSlots,
-        };
-        const params: ParamField[] = BX_PARAM_NAMES.map((k) => [`wt_${k}`, 'u32', values[k]] as const);
-        const blob = this.gpuBuffer(what, align(bytes, 16), STORAGE | COPY_DST, data);
-        chunks.push({ gpu: blob, rowStart: 0, rows });
+        // Over the binding limit: row chunks, each re-laid out as the planes of a bx matrix of its rows.
+        for (const part of bxRowChunks(data, L, Array.from(view.widths), this.maxBinding, what)) {
+          const size = align(part.blob.byteLength, 16);
+          chunks.push({ gpu: this.gpuBuffer(what, size, STORAGE | COPY_DST, part.blob), rowStart: part.rowStart, rows: part.rows, bxParams: bxParams(part.layout) });
+          held += size;
+        }
         const gt = this.gpuBuffer(`${what} group table`, gtab.byteLength, STORAGE | COPY_DST, new Uint8Array(gtab.buffer));
-        bx = { gtab: gt, params, G };
-        held = align(bytes, 16) + gtab.byteLength;
+        bx = { gtab: gt, G };
+        held += gtab.byteLength;
       } else {
         // Row chunks of at most maxBinding bytes; an even row count keeps f16/q8_0 chunk starts 4-byte aligned.
         const rowBytes = bytes / rows;
@@ -612,7 +588,7 @@ export class WebGpuBackend implements Backend {
         const w = wgt(op.table);
         const [rs, m] = roles([['ids', buf(op.ids), 'i32', false], ['out', buf(op.out), 'f32', true]]);
         c.embedIds.set(op.ids.id, w.rows);
-        for (const ch of w.chunks) add(K.embed(w.cols, w.rows, ch.rowStart, ch.rows, op.table.dtype, w.bx?.params ?? [], rs), m, weightRes(w, ch));
+        for (const ch of w.chunks) add(K.embed(w.cols, w.rows, ch.rowStart, ch.rows, op.table.dtype, ch.bxParams ?? [], rs), m, weightRes(w, ch));
         return;
       }
       case 'rmsnorm': {
@@ -634,7 +610,7 @@ export class WebGpuBackend implements Backend {
             fixed: op.rows,
             dtype: op.weight.dtype,
             bias: bias ? bias.handle.dtype : null,
-            bxParams: w.bx?.params ?? [],
+            bxParams: ch.bxParams ?? [],
           };
           const res = weightRes(w, ch, bias);
           const single = op.rows === 1 || program.maxRows === 1;
@@ -773,7 +749,7 @@ export class WebGpuBackend implements Backend {
     }
     for (const ch of head.chunks) {
       const [rs, m] = roles([['flags', ind.flags, 'u32', false], ['drafts', drafts, 'i32', false], ['h', h, 'f32', false], ['z', z, 'f32', true]]);
-      add(K.exitDrafts(dim, vocab, k, ch.rowStart, ch.rows, go, op.lmHead.dtype, head.bx?.params ?? [], feat, rs), m, weightRes(head, ch));
+      add(K.exitDrafts(dim, vocab, k, ch.rowStart, ch.rows, go, op.lmHead.dtype, ch.bxParams ?? [], feat, rs), m, weightRes(head, ch));
     }
     {
       const [rs, m] = roles([['flags', ind.flags, 'u32', true], ['z', z, 'f32', false], ['probs', buf(op.probs), 'f32', true], ['feat', featBuf, 'f32', true]]);
@@ -799,7 +775,7 @@ export class WebGpuBackend implements Backend {
         fixed: 1,
         dtype: op.lmHead.dtype,
         bias: null,
-        bxParams: head.bx?.params ?? [],
+        bxParams: ch.bxParams ?? [],
       };
       const [rs, m] = roles([['x', h, 'f32', false], ['out', logits, 'f32', true]]);
       add(head.bx ? K.matvecBx(shape, head.bx.G, feat, rs) : K.matvec(shape, feat, rs), m, weightRes(head, ch), slots[i]);
@@ -1089,4 +1065,78 @@ export function checkSamplingParams(label: string, p: SamplingParams, historyCap
     bad(`historyLength ${p.historyLength} must be an integer in 0..${historyCapacity} (the history buffer's size)`);
   }
   if (!(p.uniform >= 0 && p.uniform < 1)) bad(`uniform ${p.uniform} must be in [0, 1)`);
+}
+
+/** The bx layout of a blob (or chunk) as the kernels' `wt_*` params (word offsets). */
+function bxParams(L: BxLayout): ParamField[] {
+  const values: Record<(typeof BX_PARAM_NAMES)[number], number> = {
+    rows: L.rows,
+    cols: L.cols,
+    G: L.groupSize,
+    nG: L.nGroups,
+    F: L.scaleFieldBits,
+    M: L.metaBits,
+    so: L.secondOrder ? 1 : 0,
+    SR: Math.max(1, L.superRows),
+    SG: Math.max(1, L.superGroups),
+    tileCols: L.tileCols,
+    p4: L.p4Offset / 4,
+    p2: L.p2Offset / 4,
+    p1: L.p1Offset / 4,
+    W4: L.p4RowWords,
+    W2: L.p2RowWords,
+    W1: L.p1RowWords,
+    meta: L.metaOffset / 4,
+    s2: L.s2Offset / 4,
+    ol: L.outlierOffset / 4,
+    C: L.outlierSlots,
+  };
+  return BX_PARAM_NAMES.map((k) => [`wt_${k}`, 'u32', values[k]] as const);
+}
+
+/**
+ * Splits a bx blob into row chunks that each fit `maxBytes`: every chunk is
+ * laid out as the blob of a bx matrix of its rows (SPEC.md §3; header and
+ * width map left out: kernels take offsets as params). Chunks start at
+ * multiples of lcm(32, SR) rows, so each chunk's meta bits start on a word and
+ * its second-order tiles are whole: every section is a plain word copy.
+ */
+function bxRowChunks(data: Uint8Array, L: BxLayout, widths: number[], maxBytes: number, what: string): { blob: Uint8Array; rowStart: number; rows: number; layout: BxLayout }[] {
+  if (data.byteLength <= maxBytes) return [{ blob: data, rowStart: 0, rows: L.rows, layout: L }];
+  const SR = L.secondOrder ? L.superRows : 1;
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const unit = (32 * SR) / gcd(32, SR);
+  const layoutOf = (rows: number) =>
+    bxLayout({
+      rows,
+      cols: L.cols,
+      groupSize: L.groupSize,
+      widths,
+      secondOrder: L.secondOrder,
+      superGroup: L.secondOrder ? { rows: L.superRows, groups: L.superGroups } : undefined,
+      scaleBits: L.secondOrder ? L.scaleBits : undefined,
+      outlierSlots: L.outlierSlots,
+    });
+  let per = Math.floor((L.rows * maxBytes) / data.byteLength / unit) * unit;
+  while (per >= unit && layoutOf(per).byteLength > maxBytes) per -= unit;
+  if (per < unit) {
+    throw new UnsupportedOpError('weight[bx]', WEBGPU_BACKEND_NAME, `${what}: ${unit} rows of this bx matrix do not fit the ${maxBytes}-byte storage binding limit`);
+  }
+  const src = new Uint32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+  const out: { blob: Uint8Array; rowStart: number; rows: number; layout: BxLayout }[] = [];
+  for (let r0 = 0; r0 < L.rows; r0 += per) {
+    const rows = Math.min(per, L.rows - r0);
+    const S = layoutOf(rows);
+    const dst = new Uint32Array(S.byteLength / 4);
+    const copy = (fromWord: number, toWord: number, words: number) => dst.set(src.subarray(fromWord, fromWord + words), toWord);
+    copy(L.p4Offset / 4 + r0 * L.p4RowWords, S.p4Offset / 4, rows * L.p4RowWords);
+    copy(L.p2Offset / 4 + r0 * L.p2RowWords, S.p2Offset / 4, rows * L.p2RowWords);
+    copy(L.p1Offset / 4 + r0 * L.p1RowWords, S.p1Offset / 4, rows * L.p1RowWords);
+    // Meta bits: r0 * M is a multiple of 32; the last word may carry bits of the next row (ignored).
+    copy(L.metaOffset / 4 + (r0 * L.metaBits) / 32, S.metaOffset / 4, Math.min(S.metaWords, L.metaWords - (r0 * L.metaBits) / 32));
+    if (L.secondOrder) copy(L.s2Offset / 4 + (r0 / SR) * L.tileCols, S.s2Offset / 4, S.tileRows * S.tileCols);
+    copy(L.outlierOffset / 4 + r0 * L.outlierSlots, S.outlierOffset / 4, rows * L.outlierSlots);
+    out.push({ blob: new Uint8Array(dst.buffer), rowStart: r0, rows, layout: S });
+  }
+  return out;
 }

@@ -118,7 +118,7 @@ export function rope(heads: number, headDim: number, ropeDim: number, adjacent: 
 
 /** embed for one row chunk of the table [rowStart, rowStart + rowCount). */
 export function embed(dim: number, vocab: number, rowStart: number, rowCount: number, dtype: WeightDType, bxParams: ParamField[], roles: RoleBinding[]): KernelSource {
-  const read = dtype === 'bx' ? 'wt_exact(id, c)' : 'wt_at((id - prm.rowStart) * prm.D + c)';
+  const read = dtype === 'bx' ? 'wt_exact(id - prm.rowStart, c)' : 'wt_at((id - prm.rowStart) * prm.D + c)';
   return {
     name: 'embed',
     params: [['D', 'u32', dim], ['V', 'u32', vocab], ['rowStart', 'u32', rowStart], ['rowCount', 'u32', rowCount], ...bxParams],
@@ -433,8 +433,8 @@ fn meta4(r: vec4<u32>, g: u32, gt: vec4<u32>, sc: ptr<function, vec4<f32>>, zr: 
   if (lid < ${BX_ROWS}u && r0 + lid < prm.rowCount) {
     var v = s0;
     ${R.slice(1).map((i) => `if (lid == ${i}u) { v = s${i}; }`).join(' ')}
-    ${s.bias ? 'v += wb_at(r0 + lid);' : ''}
-    R_out[r0 + lid] = v;
+    ${s.bias ? 'v += wb_at(prm.rowStart + r0 + lid);' : ''}
+    R_out[prm.rowStart + r0 + lid] = v;
   }
 }`,
     grid: () => grid1(Math.ceil(s.rowCount / BX_ROWS)),
@@ -726,7 +726,7 @@ export function exitNorm(dim: number, eps: number, layer: number, goFlag: number
 /** exit_check, step 2 (per LM-head chunk): z[j] = lmHead[drafts[j]] · h for the drafts in this chunk (-inf outside the vocabulary). */
 export function exitDrafts(dim: number, vocab: number, k: number, rowStart: number, rowCount: number, goFlag: number, dtype: WeightDType, bxParams: ParamField[], feat: Features, roles: RoleBinding[]): KernelSource {
   const ra = reduceArgs(feat);
-  const read = dtype === 'bx' ? 'wt_exact(id, c)' : 'wt_at((id - prm.rowStart) * prm.D + c)';
+  const read = dtype === 'bx' ? 'wt_exact(id - prm.rowStart, c)' : 'wt_at((id - prm.rowStart) * prm.D + c)';
   return {
     name: 'exit-drafts',
     params: [['D', 'u32', dim], ['V', 'u32', vocab], ['rowStart', 'u32', rowStart], ['rowCount', 'u32', rowCount], ['go', 'u32', goFlag], ...bxParams],
