@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 export { WebGpuBackend, WEBGPU_BACKEND_NAME, checkSamplingParams, type WebGpuDeviceInfo } from './backend.js';
 export {
   webgpuBackendProvider,
