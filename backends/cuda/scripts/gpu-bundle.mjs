@@ -38,10 +38,13 @@ else console.warn(`gpu:bundle: ${addon} does not exist (no nvcc here?); the bund
 
 // 3. Node itself, xz-compressed.
 console.log(`gpu:bundle: compressing ${process.execPath} (${process.version})`);
-execFileSync('sh', ['-c', `xz -6 -T0 -c "${process.execPath}" > "${join(out, 'node.xz')}"`], { stdio: 'inherit' });
+execFileSync('sh', ['-c', `xz -9 -T0 -c "${process.execPath}" > "${join(out, 'node.xz')}"`], { stdio: 'inherit' });
 
 // 4. Fixture models for the whole-model checks.
-if (existsSync(fixtures)) cpSync(fixtures, join(out, 'fixtures'), { recursive: true });
+// Only what the model checks read (text/ is the tokenizer benchmark corpus).
+if (existsSync(fixtures)) {
+  cpSync(fixtures, join(out, 'fixtures'), { recursive: true, filter: (src) => !src.startsWith(join(fixtures, 'text')) });
+}
 else console.warn(`gpu:bundle: no fixtures at ${fixtures}; model checks will skip`);
 
 // 5. run.sh

@@ -31,8 +31,24 @@ import type { NativeContext } from './native.js';
 
 export const CUDA_BACKEND_NAME = 'cuda';
 
-/** Ops with CUDA kernels (the version-1 op set of program.ts). */
-export const CUDA_OPS: readonly OpKind[] = ['embed', 'rmsnorm', 'matmul', 'rope', 'kv_store', 'attention', 'silu_mul', 'add', 'last_row', 'argmax', 'sample'];
+/** Ops with CUDA kernels: every op of program.ts, SpecEE's early-exit ops included. */
+export const CUDA_OPS: readonly OpKind[] = [
+  'embed',
+  'rmsnorm',
+  'matmul',
+  'rope',
+  'kv_store',
+  'attention',
+  'silu_mul',
+  'add',
+  'last_row',
+  'argmax',
+  'sample',
+  'exit_check',
+  'guard_begin',
+  'guard_end',
+  'exit_record',
+];
 export const CUDA_WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'bx'];
 
 const DTYPE_CODE: Record<string, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, bx: 4 };
@@ -48,6 +64,10 @@ const OP_CODE: Record<string, number> = {
   last_row: 9,
   argmax: 10,
   sample: 11,
+  exit_check: 12,
+  guard_begin: 13,
+  guard_end: 14,
+  exit_record: 15,
 };
 /** Doubles per op record passed to the addon's compile(). */
 const RECORD = 32;
@@ -397,6 +417,9 @@ export class CudaBackend implements Backend {
             r[10] = rowsInCache;
             const splits = Math.ceil(rowsInCache / ATTENTION_CHUNK);
             r[11] = alloc('attention partials', maxRows * op.heads * splits * (op.headDim + 2) * 4);
+            // SpecEE 'mask' KV policy: cache rows of positions that exited before this layer are left out.
+            r[12] = op.exitLayers ? buf(op.exitLayers, 'i32') : 0;
+            r[13] = op.layer ?? 0;
             break;
           }
           case 'silu_mul':
@@ -431,6 +454,46 @@ export class CudaBackend implements Backend {
             sample = { historyCapacity: op.history.shape[0] * op.history.shape[1] };
             break;
           }
+          case 'exit_check': {
+            const head = wt(op.lmHead);
+            const dim = op.x.shape[1];
+            const k = op.drafts.shape[1];
+            r[2] = buf(op.x, 'f32');
+            r[3] = wt(op.norm).nid;
+            r[4] = op.eps;
+            r[5] = head.nid;
+            r[6] = buf(op.drafts, 'i32');
+            r[7] = buf(op.probs, 'f32');
+            r[8] = buf(op.active, 'i32');
+            r[9] = wt(op.up).nid;
+            r[10] = wt(op.upBias).nid;
+            r[11] = wt(op.down).nid;
+            r[12] = wt(op.downBias).nid;
+            r[13] = op.threshold;
+            r[14] = op.layer;
+            r[15] = buf(op.logits, 'f32');
+            r[16] = buf(op.exit, 'i32');
+            // h (dim floats, padded to 8 bytes) then the 3k float64 features.
+            r[17] = alloc('exit-check scratch', Math.ceil(dim / 2) * 8 + 3 * k * 8);
+            r[18] = head.handle.dtype === 'bx' ? alloc('bx group sums', head.groups * 4) : 0;
+            r[19] = k;
+            r[20] = op.upBias.shape[0];
+            r[21] = dim;
+            break;
+          }
+          case 'guard_begin':
+            r[2] = buf(op.exit, 'i32');
+            r[3] = op.runIf === 'running' ? 1 : 2;
+            r[4] = op.layer ?? 0;
+            break;
+          case 'guard_end':
+            break;
+          case 'exit_record':
+            r[2] = op.exit ? buf(op.exit, 'i32') : 0;
+            r[3] = buf(op.exitLayers, 'i32');
+            r[4] = op.lastLayer;
+            r[5] = op.exitLayers.shape[0];
+            break;
           default:
             throw new UnsupportedOpError((op as { kind: string }).kind, CUDA_BACKEND_NAME);
         }

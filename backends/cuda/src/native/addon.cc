@@ -171,6 +171,7 @@ class Context : public Napi::ObjectWrap<Context> {
     CK(env, cudaGetDeviceProperties(&p, device_), "cudaGetDeviceProperties");
     sms_ = p.multiProcessorCount;
     CK(env, cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    CK(env, cudaStreamCreateWithFlags(&captureStream_, cudaStreamNonBlocking), "cudaStreamCreate(capture)");
     CK(env, cudaMalloc(&rs_, sizeof(RunState)), "cudaMalloc(run state)");
     CK(env, cudaMemset(rs_, 0, sizeof(RunState)), "cudaMemset");
     CK(env, cudaMallocHost(&rsHost_, sizeof(RunState)), "cudaMallocHost(run state)");
@@ -187,6 +188,7 @@ class Context : public Napi::ObjectWrap<Context> {
   bool useGraphs_ = true;
   bool disposed_ = false;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t captureStream_ = nullptr;  // only ever captured into graphs, never executes work
   RunState* rs_ = nullptr;
   RunState* rsHost_ = nullptr;
   char* stageIn_ = nullptr;
@@ -215,6 +217,7 @@ class Context : public Napi::ObjectWrap<Context> {
     if (stageIn_) cudaFreeHost(stageIn_);
     if (stageOut_) cudaFreeHost(stageOut_);
     if (stream_) cudaStreamDestroy(stream_);
+    if (captureStream_) cudaStreamDestroy(captureStream_);
   }
 
   void live(Napi::Env env) {
@@ -481,8 +484,11 @@ class Context : public Napi::ObjectWrap<Context> {
           float scale = (float)a[9];
           int cacheRows = (int)a[10];
           auto partial = static_cast<float*>(ptr(env, a[11]));
-          prog->launches.push_back(
-              [=](cudaStream_t s) { launchAttention(s, rs, q, kc, vc, out, heads, kvHeads, headDim, scale, cacheRows, partial, maxRows); });
+          auto exitLayers = static_cast<const int32_t*>(ptr(env, a[12]));
+          int layer = (int)a[13];
+          prog->launches.push_back([=](cudaStream_t s) {
+            launchAttention(s, rs, q, kc, vc, out, heads, kvHeads, headDim, scale, cacheRows, partial, maxRows, exitLayers, layer);
+          });
           break;
         }
         case 7: {  // silu_mul
@@ -512,7 +518,7 @@ class Context : public Napi::ObjectWrap<Context> {
           auto x = static_cast<const float*>(ptr(env, a[2]));
           auto out = static_cast<int32_t*>(ptr(env, a[3]));
           int width = (int)a[4];
-          prog->launches.push_back([=](cudaStream_t s) { launchArgmax(s, x, out, width); });
+          prog->launches.push_back([=](cudaStream_t s) { launchArgmax(s, rs, x, out, width); });
           break;
         }
         case 11: {  // sample
@@ -524,13 +530,68 @@ class Context : public Napi::ObjectWrap<Context> {
           prog->launches.push_back([=](cudaStream_t s) { launchSample(s, rs, logits, hist, out, V, scratch); });
           break;
         }
+        case 12: {  // exit_check
+          auto x = static_cast<const float*>(ptr(env, a[2]));
+          WeightRef norm = weight(env, a[3]);
+          float eps = (float)a[4];
+          WeightRef head = weight(env, a[5]);
+          auto drafts = static_cast<const int32_t*>(ptr(env, a[6]));
+          auto probs = static_cast<float*>(ptr(env, a[7]));
+          auto active = static_cast<const int32_t*>(ptr(env, a[8]));
+          WeightRef up = weight(env, a[9]), upBias = weight(env, a[10]), down = weight(env, a[11]), downBias = weight(env, a[12]);
+          float threshold = (float)a[13];
+          int layer = (int)a[14];
+          auto logits = static_cast<float*>(ptr(env, a[15]));
+          auto exit = static_cast<int32_t*>(ptr(env, a[16]));
+          auto h = static_cast<float*>(ptr(env, a[17]));
+          auto xsum = static_cast<float*>(ptr(env, a[18]));
+          int k = (int)a[19], hidden = (int)a[20], dim = (int)a[21];
+          int splits = splitsFor(head, 0);
+          prog->launches.push_back([=](cudaStream_t s) {
+            launchExitCheck(s, rs, x, dim, norm, eps, head, drafts, k, probs, active, layer, up, upBias, down, downBias, hidden, threshold, logits, exit, h,
+                            xsum, splits);
+          });
+          break;
+        }
+        case 13: {  // guard_begin
+          auto exit = static_cast<const int32_t*>(ptr(env, a[2]));
+          int mode = (int)a[3], layer = (int)a[4];
+          prog->launches.push_back([=](cudaStream_t s) { launchGuardBegin(s, rs, exit, mode, layer); });
+          break;
+        }
+        case 14: {  // guard_end
+          prog->launches.push_back([=](cudaStream_t s) { launchGuardEnd(s, rs); });
+          break;
+        }
+        case 15: {  // exit_record
+          auto exit = static_cast<const int32_t*>(ptr(env, a[2]));
+          auto rec = static_cast<int32_t*>(ptr(env, a[3]));
+          int lastLayer = (int)a[4], rows = (int)a[5];
+          prog->launches.push_back([=](cudaStream_t s) { launchExitRecord(s, rs, exit, rec, lastLayer, rows); });
+          break;
+        }
         default:
           throw Napi::Error::New(env, "unknown op kind " + std::to_string(kind));
       }
     }
+    if (useGraphs_) capture(env, *prog);
     const int id = nextId_++;
     programs_[id] = std::move(prog);
     return Napi::Number::New(env, id);
+  }
+
+  /** Records the program's launches into a CUDA graph once, on a stream of its own so a run in flight on stream_ is not disturbed. */
+  void capture(Napi::Env env, Program& prog) {
+    cudaGraph_t graph = nullptr;
+    CK(env, cudaStreamBeginCapture(captureStream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    for (auto& l : prog.launches) l(captureStream_);
+    cudaError_t launchErr = cudaGetLastError();
+    cudaError_t e = cudaStreamEndCapture(captureStream_, &graph);
+    if (launchErr != cudaSuccess) e = launchErr;
+    if (e == cudaSuccess) e = cudaGraphInstantiate(&prog.exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (e != cudaSuccess) throw cudaError(env, e, "capturing the program into a CUDA graph");
+    prog.captured = true;
   }
 
   /** Split-K factor for a bx product: enough warps to fill the GPU (about 32 per SM) when rows are few. */
@@ -539,6 +600,9 @@ class Context : public Napi::ObjectWrap<Context> {
     if (requested > 0) return requested;
     const int64_t want = (int64_t)sms_ * 32;
     int s = (int)((want + w.rows - 1) / w.rows);
+    // Each split should still give every lane at least two slots of a row to work on.
+    const int bySlots = (w.bx.n4 + w.bx.n23) / (2 * 32);
+    if (s > bySlots) s = bySlots;
     return s < 1 ? 1 : s > 8 ? 8 : s;
   }
 
@@ -598,20 +662,8 @@ class Context : public Napi::ObjectWrap<Context> {
       CK(env, cudaMemcpyAsync(a.ptr, stageIn_ + off, bytes, cudaMemcpyHostToDevice, stream_), "upload input");
       off += align256(bytes);
     }
-    // Execute.
-    if (useGraphs_) {
-      if (!prog.captured) {
-        cudaGraph_t graph = nullptr;
-        CK(env, cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-        for (auto& l : prog.launches) l(stream_);
-        cudaError_t launchErr = cudaGetLastError();
-        cudaError_t e = cudaStreamEndCapture(stream_, &graph);
-        if (launchErr != cudaSuccess) e = launchErr;
-        if (e == cudaSuccess) e = cudaGraphInstantiate(&prog.exec, graph, 0);
-        if (graph) cudaGraphDestroy(graph);
-        if (e != cudaSuccess) throw cudaError(env, e, "capturing the program into a CUDA graph");
-        prog.captured = true;
-      }
+    // Execute: replay the graph captured at compile time.
+    if (prog.captured) {
       CK(env, cudaGraphLaunch(prog.exec, stream_), "cudaGraphLaunch");
     } else {
       for (auto& l : prog.launches) l(stream_);
@@ -707,9 +759,9 @@ class Context : public Napi::ObjectWrap<Context> {
     RunState* rs = rs_;
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
-    CK(env, cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capture");
-    for (int i = 0; i < iters; i++) launchBenchMatvec(stream_, rs, x, w, out, rows, xsum, splits);
-    CK(env, cudaStreamEndCapture(stream_, &graph), "end capture");
+    CK(env, cudaStreamBeginCapture(captureStream_, cudaStreamCaptureModeThreadLocal), "capture");
+    for (int i = 0; i < iters; i++) launchBenchMatvec(captureStream_, rs, x, w, out, rows, xsum, splits);
+    CK(env, cudaStreamEndCapture(captureStream_, &graph), "end capture");
     cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     if (e != cudaSuccess) throw cudaError(env, e, "instantiate");
@@ -731,9 +783,9 @@ class Context : public Napi::ObjectWrap<Context> {
     }
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
-    CK(env, cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capture");
-    for (int i = 0; i < iters; i++) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_);
-    CK(env, cudaStreamEndCapture(stream_, &graph), "end capture");
+    CK(env, cudaStreamBeginCapture(captureStream_, cudaStreamCaptureModeThreadLocal), "capture");
+    for (int i = 0; i < iters; i++) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, captureStream_);
+    CK(env, cudaStreamEndCapture(captureStream_, &graph), "end capture");
     e = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     if (e != cudaSuccess) throw cudaError(env, e, "instantiate");

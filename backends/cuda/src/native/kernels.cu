@@ -15,6 +15,16 @@
 
 __device__ __forceinline__ int activeRows(const RunState* rs, int fixedRows) { return fixedRows > 0 ? fixedRows : rs->n; }
 
+/** Whether the enclosing guarded region (if any) skips the op now: read from the exit buffer as the kernel starts. */
+__device__ __forceinline__ bool regionSkipped(const RunState* rs) {
+  if (rs->guardMode == 0) return false;
+  const int e = rs->guardExit[1];
+  return rs->guardMode == 1 ? !(e < 0) : !(e >= 0 && e < rs->guardLayer);
+}
+
+/** Every kernel starts with this and returns before touching weights. Uniform across a block. */
+__device__ __forceinline__ bool skipped(const RunState* rs) { return rs->localSkip != 0 || regionSkipped(rs); }
+
 __device__ __forceinline__ float warpSum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -80,7 +90,7 @@ __device__ float loadElem(const WeightRef& w, int64_t i) {
 
 __global__ void embedKernel(RunState* rs, WeightRef table, const int32_t* ids, float* out) {
   const int t = blockIdx.y;
-  if (t >= rs->n) return;
+  if (skipped(rs) || t >= rs->n) return;
   const int64_t D = table.cols;
   const int id = ids[t];
   if (id < 0 || id >= table.rows) {
@@ -105,7 +115,7 @@ void launchEmbed(cudaStream_t s, RunState* rs, const WeightRef& table, const int
 // As the CPU reference (llama2.c formulation) in float64: inv = 1/sqrt(Σx²/D + eps); out = w * (inv * x).
 __global__ void rmsnormKernel(RunState* rs, int fixedRows, const float* x, WeightRef w, float eps, float* out) {
   const int t = blockIdx.x;
-  if (t >= activeRows(rs, fixedRows)) return;
+  if (skipped(rs) || t >= activeRows(rs, fixedRows)) return;
   const int64_t D = w.rows * w.cols;
   const float* xr = x + t * D;
   double ss = 0;
@@ -134,7 +144,7 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) denseMatvec(RunState* rs, int
   const int lane = threadIdx.x & 31;
   const int64_t r = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
   const int64_t N = w.rows, K = w.cols;
-  if (r >= N) return;
+  if (r >= N || skipped(rs)) return;
   const int n = activeRows(rs, fixedRows);
   const float b = hasBias ? loadElem(bias, r) : 0.f;
   for (int t0 = 0; t0 < n; t0 += T) {
@@ -199,7 +209,7 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) denseMatvec(RunState* rs, int
 /** Σx over each group of each active row: xsum[t * nG + g]. Shared by every row of the product. */
 __global__ void groupSums(RunState* rs, int fixedRows, const float* x, int64_t K, int G, int nG, float* xsum) {
   const int t = blockIdx.y;
-  if (t >= activeRows(rs, fixedRows)) return;
+  if (skipped(rs) || t >= activeRows(rs, fixedRows)) return;
   const int g = blockIdx.x * blockDim.x + threadIdx.x;
   if (g >= nG) return;
   const float* xr = x + t * K + (int64_t)g * G;
@@ -243,12 +253,16 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
                                                              int splits) {
   const int lane = threadIdx.x & 31;
   const int64_t r = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
-  if (r >= d.N) return;
+  if (r >= d.N || skipped(rs)) return;
   const int split = blockIdx.y;
   const int n = activeRows(rs, fixedRows);
   const int64_t K = d.K;
   const int stride = WARP * splits;
-  const int first = split * WARP + lane;
+  // Lanes continue round-robin across the three planes (rotated start), so
+  // the lanes left idle at the end of one plane's slots start the next plane.
+  const int first4 = split * WARP + lane;
+  const int first2 = split * WARP + ((lane + WARP - (d.n4 & 31)) & 31);
+  const int first1 = split * WARP + ((lane + WARP - ((d.n4 + d.n23) & 31)) & 31);
   for (int t0 = 0; t0 < n; t0 += T) {
     float acc[T];
 #pragma unroll
@@ -257,7 +271,7 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
     // 4-bit slots.
     {
       SlotRegs<G / 8> cur, nxt;
-      int k = first;
+      int k = first4;
       if (k < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, k, cur);
       while (k < d.n4) {
         const int kn = k + stride;
@@ -279,7 +293,7 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
     // 2-bit slots (2-bit groups and the low bits of 3-bit groups).
     {
       SlotRegs<G / 16> cur, nxt;
-      int k = first;
+      int k = first2;
       if (k < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, k, cur);
       while (k < d.n23) {
         const int kn = k + stride;
@@ -301,7 +315,7 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
     // 1-bit slots: high bits of 3-bit groups, weight 4·s.
     {
       SlotRegs<G / 32> cur, nxt;
-      int k = first;
+      int k = first1;
       if (k < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, k, cur);
       while (k < d.n3) {
         const int kn = k + stride;
@@ -341,6 +355,12 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
       }
     }
   }
+}
+
+/** Zeroes a split-K output (a kernel, not a memset, so a skipped op leaves its output alone). */
+__global__ void zeroKernel(RunState* rs, float* out, int64_t count) {
+  if (skipped(rs)) return;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) out[i] = 0.f;
 }
 
 template <int G, bool FULL, int T>
@@ -386,7 +406,10 @@ static void matmulImpl(cudaStream_t s, RunState* rs, int fixedRows, const float*
   const BxDev& d = w.bx;
   const int rows = fixedRows > 0 ? fixedRows : maxRows;
   groupSums<<<dim3((d.nG + 127) / 128, rows), 128, 0, s>>>(rs, fixedRows, x, d.K, d.G, d.nG, xsum);
-  if (splits > 1) cudaMemsetAsync(out, 0, sizeof(float) * (size_t)rows * d.N, s);
+  if (splits > 1) {
+    const int64_t count = (int64_t)rows * d.N;
+    zeroKernel<<<(unsigned)((count + 255) / 256 > 4096 ? 4096 : (count + 255) / 256), 256, 0, s>>>(rs, out, count);
+  }
   if (d.G == 32) launchBxG<32>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
   else if (d.G == 64) launchBxG<64>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
   else launchBxG<128>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
@@ -406,7 +429,7 @@ void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const Weigh
 // Angle = f32(pos+t) * invFreq[i] rounded to f32; cos/sin in float64 rounded to f32; the rotation in float64 (as the CPU reference).
 __global__ void ropeKernel(RunState* rs, float* x, int heads, int headDim, int ropeDim, int style, const float* invFreq) {
   const int t = blockIdx.y;
-  if (t >= rs->n) return;
+  if (skipped(rs) || t >= rs->n) return;
   const int half = ropeDim >> 1;
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= heads * half) return;
@@ -431,6 +454,7 @@ void launchRope(cudaStream_t s, RunState* rs, float* x, int heads, int headDim, 
 // ----------------------------------------------------------------- kv_store, silu_mul, add, last_row
 
 __global__ void kvStoreKernel(RunState* rs, const float* k, const float* v, float* kc, float* vc, int kw, int vw) {
+  if (skipped(rs)) return;
   const int64_t nk = (int64_t)rs->n * kw, nv = (int64_t)rs->n * vw;
   float* kd = kc + (int64_t)rs->pos * kw;
   float* vd = vc + (int64_t)rs->pos * vw;
@@ -448,6 +472,7 @@ void launchKvStore(cudaStream_t s, RunState* rs, const float* k, const float* v,
 }
 
 __global__ void siluMulKernel(RunState* rs, int fixedRows, const float* g, const float* u, float* out, int width) {
+  if (skipped(rs)) return;
   const int64_t m = (int64_t)activeRows(rs, fixedRows) * width;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < m; i += (int64_t)gridDim.x * blockDim.x) {
     const double x = g[i];
@@ -456,6 +481,7 @@ __global__ void siluMulKernel(RunState* rs, int fixedRows, const float* g, const
 }
 
 __global__ void addKernel(RunState* rs, int fixedRows, const float* a, const float* b, float* out, int width) {
+  if (skipped(rs)) return;
   const int64_t m = (int64_t)activeRows(rs, fixedRows) * width;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < m; i += (int64_t)gridDim.x * blockDim.x) out[i] = a[i] + b[i];
 }
@@ -475,6 +501,7 @@ void launchAdd(cudaStream_t s, RunState* rs, int fixedRows, const float* a, cons
 }
 
 __global__ void lastRowKernel(RunState* rs, const float* x, float* out, int width) {
+  if (skipped(rs)) return;
   const int64_t base = (int64_t)(rs->n - 1) * width;
   if (base == 0 && x == out) return;
   for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < width; j += gridDim.x * blockDim.x) out[j] = x[base + j];
@@ -498,9 +525,10 @@ int attentionSplits(int cacheRows) { return (cacheRows + ATT_CHUNK - 1) / ATT_CH
  * y = rows), each row attending to 0..pos+t.
  */
 __global__ void __launch_bounds__(ATT_THREADS) attentionPartial(RunState* rs, const float* q, const float* kc, const float* vc, int heads, int kvHeads,
-                                                                 int headDim, float scale, int splits, float* partial) {
+                                                                 int headDim, float scale, int splits, float* partial, const int32_t* exitLayers,
+                                                                 int layer) {
   const int h = blockIdx.x, t = blockIdx.y, z = blockIdx.z;
-  if (t >= rs->n) return;
+  if (skipped(rs) || t >= rs->n) return;
   const int L = rs->pos + t + 1;
   const int start = z * ATT_CHUNK;
   float* part = partial + (((int64_t)t * heads + h) * splits + z) * (headDim + 2);
@@ -520,7 +548,9 @@ __global__ void __launch_bounds__(ATT_THREADS) attentionPartial(RunState* rs, co
     float dot = 0.f;
     for (int d = lane; d < headDim; d += WARP) dot = fmaf(qs[d], kr[d], dot);
     dot = warpSum(dot);
-    if (lane == 0) sc[p - start] = dot * scale;
+    // SpecEE mask policy: earlier positions that exited before this layer stored no K/V here.
+    const bool masked = exitLayers != nullptr && p < rs->pos && exitLayers[p] < layer;
+    if (lane == 0) sc[p - start] = masked ? -INFINITY : dot * scale;
   }
   __syncthreads();
   float mx = -INFINITY;
@@ -528,7 +558,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attentionPartial(RunState* rs, co
   mx = blockMax(mx);
   double sum = 0;
   for (int i = threadIdx.x; i < end - start; i += blockDim.x) {
-    const float e = expf(sc[i] - mx);
+    const float e = mx == -INFINITY ? 0.f : expf(sc[i] - mx);  // a fully masked chunk contributes nothing
     sc[i] = e;
     sum += e;
   }
@@ -547,7 +577,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attentionPartial(RunState* rs, co
 
 __global__ void attentionCombine(RunState* rs, float* out, int heads, int headDim, int splits, const float* partial) {
   const int h = blockIdx.x, t = blockIdx.y;
-  if (t >= rs->n) return;
+  if (skipped(rs) || t >= rs->n) return;
   const int L = rs->pos + t + 1;
   const int used = (L + ATT_CHUNK - 1) / ATT_CHUNK;
   const float* base = partial + ((int64_t)t * heads + h) * splits * (headDim + 2);
@@ -556,23 +586,23 @@ __global__ void attentionCombine(RunState* rs, float* out, int heads, int headDi
   double den = 0;
   for (int z = 0; z < used; z++) {
     const float* p = base + (int64_t)z * (headDim + 2);
-    den += (double)p[headDim + 1] * exp((double)p[headDim] - M);
+    if (p[headDim] != -INFINITY) den += (double)p[headDim + 1] * exp((double)p[headDim] - M);
   }
   for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
     double num = 0;
     for (int z = 0; z < used; z++) {
       const float* p = base + (int64_t)z * (headDim + 2);
-      num += (double)p[d] * exp((double)p[headDim] - M);
+      if (p[headDim] != -INFINITY) num += (double)p[d] * exp((double)p[headDim] - M);
     }
     out[((int64_t)t * heads + h) * headDim + d] = (float)(num / den);
   }
 }
 
 void launchAttention(cudaStream_t s, RunState* rs, const float* q, const float* kc, const float* vc, float* out, int heads, int kvHeads, int headDim,
-                     float scale, int cacheRows, float* partial, int maxRows) {
+                     float scale, int cacheRows, float* partial, int maxRows, const int32_t* exitLayers, int layer) {
   const int splits = attentionSplits(cacheRows);
   const size_t shm = sizeof(float) * (size_t)(headDim + ATT_CHUNK);
-  attentionPartial<<<dim3(heads, maxRows, splits), ATT_THREADS, shm, s>>>(rs, q, kc, vc, heads, kvHeads, headDim, scale, splits, partial);
+  attentionPartial<<<dim3(heads, maxRows, splits), ATT_THREADS, shm, s>>>(rs, q, kc, vc, heads, kvHeads, headDim, scale, splits, partial, exitLayers, layer);
   attentionCombine<<<dim3(heads, maxRows), 128, 0, s>>>(rs, out, heads, headDim, splits, partial);
 }
 
@@ -613,12 +643,13 @@ __device__ int blockArgmax(const float* l, int V) {
   return r >= V ? r - V : r;
 }
 
-__global__ void __launch_bounds__(1024) argmaxKernel(const float* x, int32_t* out, int V) {
+__global__ void __launch_bounds__(1024) argmaxKernel(RunState* rs, const float* x, int32_t* out, int V) {
+  if (skipped(rs)) return;
   const int r = blockArgmax(x, V);
   if (threadIdx.x == 0) out[0] = r;
 }
 
-void launchArgmax(cudaStream_t s, const float* x, int32_t* out, int width) { argmaxKernel<<<1, 1024, 0, s>>>(x, out, width); }
+void launchArgmax(cudaStream_t s, RunState* rs, const float* x, int32_t* out, int width) { argmaxKernel<<<1, 1024, 0, s>>>(rs, x, out, width); }
 
 static int pow2AtLeast(int v) {
   int p = 1;
@@ -645,6 +676,7 @@ __device__ __forceinline__ bool ranksBefore(const float* l, int a, int b) {
  */
 __global__ void __launch_bounds__(1024) sampleKernel(RunState* rs, const float* logits, const int32_t* hist, int32_t* out, int V, int P, float* l,
                                                       int32_t* order, double* probs, uint8_t* seen) {
+  if (skipped(rs)) return;
   const int tid = threadIdx.x;
   for (int i = tid; i < P; i += blockDim.x) {
     if (i < V) {
@@ -751,4 +783,113 @@ void launchSample(cudaStream_t s, RunState* rs, const float* logits, const int32
   double* probs = reinterpret_cast<double*>(base + (size_t)P * 8);
   uint8_t* seen = reinterpret_cast<uint8_t*>(base + (size_t)P * 16);
   sampleKernel<<<1, 1024, 0, s>>>(rs, logits, history, out, V, P, l, order, probs, seen);
+}
+
+// ----------------------------------------------------------------- SpecEE: exit check, guarded regions, exit record
+
+__global__ void guardBeginKernel(RunState* rs, const int32_t* exit, int mode, int layer) {
+  rs->guardExit = exit;
+  rs->guardLayer = layer;
+  rs->guardMode = mode;
+}
+
+__global__ void guardEndKernel(RunState* rs) { rs->guardMode = 0; }
+
+void launchGuardBegin(cudaStream_t s, RunState* rs, const int32_t* exit, int mode, int layer) { guardBeginKernel<<<1, 1, 0, s>>>(rs, exit, mode, layer); }
+void launchGuardEnd(cudaStream_t s, RunState* rs) { guardEndKernel<<<1, 1, 0, s>>>(rs); }
+
+__global__ void exitRecordKernel(RunState* rs, const int32_t* exit, int32_t* rec, int lastLayer, int rows) {
+  if (skipped(rs)) return;
+  const int last = exit != nullptr && exit[1] >= 0 ? exit[1] : lastLayer;
+  for (int t = threadIdx.x; t < rs->n && rs->pos + t < rows; t += blockDim.x) rec[rs->pos + t] = last;
+}
+
+void launchExitRecord(cudaStream_t s, RunState* rs, const int32_t* exit, int32_t* exitLayers, int lastLayer, int rows) {
+  exitRecordKernel<<<1, 256, 0, s>>>(rs, exit, exitLayers, lastLayer, rows);
+}
+
+/**
+ * exit_check, phase 1 (one block): final RMSNorm of the last row into h, the
+ * draft logits from their k LM-head rows, softmax and its change, the
+ * predictor MLP, in float64 as the CPU reference. Not fired (or a no-op):
+ * localSkip = 1, so phase 2 (the full LM head, ordinary product kernels)
+ * reads no weights.
+ */
+__global__ void __launch_bounds__(256) exitCheckScore(RunState* rs, const float* x, int dim, WeightRef norm, float eps, WeightRef head,
+                                                       const int32_t* drafts, int k, float* probs, const int32_t* active, int layer, WeightRef up,
+                                                       WeightRef upBias, WeightRef down, WeightRef downBias, int hidden, float threshold,
+                                                       const int32_t* exit, float* h, double* z) {
+  if (skipped(rs)) return;
+  if (exit[1] >= 0 || active[layer] == 0) {
+    if (threadIdx.x == 0) rs->localSkip = 1;
+    return;
+  }
+  const float* xr = x + (int64_t)(rs->n - 1) * dim;
+  double ss = 0;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) ss += (double)xr[j] * xr[j];
+  ss = blockSumD(ss);
+  const double inv = 1.0 / sqrt(ss / dim + (double)eps);
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) h[j] = (float)((double)xr[j] * inv * (double)loadElem(norm, j));
+  __syncthreads();
+  for (int j = 0; j < k; j++) {
+    const int id = drafts[j];
+    const bool ok = id >= 0 && id < head.rows;  // uniform
+    double acc = 0;
+    if (ok)
+      for (int c = threadIdx.x; c < dim; c += blockDim.x) acc += (double)loadElem(head, (int64_t)id * dim + c) * h[c];
+    acc = blockSumD(acc);
+    if (threadIdx.x == 0) z[j] = ok ? acc : -INFINITY;
+  }
+  if (threadIdx.x != 0) return;
+  double mx = -INFINITY;
+  for (int j = 0; j < k; j++) mx = z[j] > mx ? z[j] : mx;
+  double sum = 0;
+  for (int j = 0; j < k; j++) sum += exp(z[j] - mx);
+  // Features [z, p, d] live in z[0..3k).
+  for (int j = 0; j < k; j++) {
+    const double p = exp(z[j] - mx) / sum;
+    z[k + j] = p;
+    z[2 * k + j] = p - (double)probs[j];
+    probs[j] = (float)p;
+  }
+  double o = loadElem(downBias, 0);
+  for (int u = 0; u < hidden; u++) {
+    double a = loadElem(upBias, u);
+    for (int j = 0; j < 3 * k; j++) a += (double)loadElem(up, (int64_t)u * 3 * k + j) * z[j];
+    if (a > 0) o += (double)loadElem(down, u) * a;
+  }
+  const double score = 1.0 / (1.0 + exp(-o));
+  rs->localSkip = score > (double)threshold ? 0 : 1;
+}
+
+/** exit_check, phase 3: when fired, argmax of the full logits; exit if it is a draft. Always clears localSkip. */
+__global__ void __launch_bounds__(1024) exitCheckDecide(RunState* rs, const float* logits, int vocab, const int32_t* drafts, int k, int32_t* exit,
+                                                         int layer) {
+  if (regionSkipped(rs)) return;
+  const bool notFired = rs->localSkip != 0;
+  __syncthreads();
+  if (notFired) {
+    if (threadIdx.x == 0) rs->localSkip = 0;
+    return;
+  }
+  const int t = blockArgmax(logits, vocab);
+  if (threadIdx.x == 0) {
+    for (int j = 0; j < k; j++) {
+      if (drafts[j] == t) {
+        exit[0] = t;
+        exit[1] = layer;
+        break;
+      }
+    }
+  }
+}
+
+void launchExitCheck(cudaStream_t s, RunState* rs, const float* x, int dim, const WeightRef& norm, float eps, const WeightRef& head, const int32_t* drafts,
+                     int k, float* probs, const int32_t* active, int layer, const WeightRef& up, const WeightRef& upBias, const WeightRef& down,
+                     const WeightRef& downBias, int hidden, float threshold, float* logits, int32_t* exit, float* h, float* xsum, int splits) {
+  // h scratch: dim floats, then 3k doubles for the features (8-byte aligned).
+  double* z = reinterpret_cast<double*>(h + ((dim + 1) / 2) * 2);
+  exitCheckScore<<<1, 256, 0, s>>>(rs, x, dim, norm, eps, head, drafts, k, probs, active, layer, up, upBias, down, downBias, hidden, threshold, exit, h, z);
+  matmulImpl(s, rs, 1, h, head, nullptr, logits, 1, xsum, splits);
+  exitCheckDecide<<<1, 1024, 0, s>>>(rs, logits, (int)head.rows, drafts, k, exit, layer);
 }

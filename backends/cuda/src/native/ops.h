@@ -26,7 +26,15 @@ struct RunState {
   int32_t error;     // 0, or ERR_* set by a kernel
   int32_t errorArg;  // e.g. the offending token id
   int32_t errorRow;
-  int32_t pad;
+  // SpecEE, all on the device. A guarded region (guard_begin .. guard_end)
+  // stores its exit buffer and condition here; every kernel re-evaluates it
+  // when it starts (so an exit inside the region skips the rest) and returns
+  // before reading any weight. localSkip: set by exit_check's first phase when
+  // the predictor did not fire, so the full LM head that follows is skipped.
+  int32_t guardMode;  // 0 none, 1 run while exit[1] < 0, 2 run while 0 <= exit[1] < guardLayer
+  int32_t guardLayer;
+  int32_t localSkip;
+  const int32_t* guardExit;
 };
 
 enum { ERR_TOKEN_RANGE = 1 };
@@ -48,17 +56,25 @@ void launchMatmul(cudaStream_t s, RunState* rs, int fixedRows, const float* x, c
                   float* xsum, int splits);
 void launchRope(cudaStream_t s, RunState* rs, float* x, int heads, int headDim, int ropeDim, int style, const float* invFreq, int maxRows);
 void launchKvStore(cudaStream_t s, RunState* rs, const float* k, const float* v, float* kc, float* vc, int kw, int vw, int maxRows);
-/** partial scratch: maxRows * heads * attentionSplits(cacheRows) * (headDim + 2) floats. */
+/** partial scratch: maxRows * heads * attentionSplits(cacheRows) * (headDim + 2) floats. exitLayers (or null): SpecEE mask policy. */
 int attentionSplits(int cacheRows);
 void launchAttention(cudaStream_t s, RunState* rs, const float* q, const float* kc, const float* vc, float* out, int heads, int kvHeads, int headDim,
-                     float scale, int cacheRows, float* partial, int maxRows);
+                     float scale, int cacheRows, float* partial, int maxRows, const int32_t* exitLayers, int layer);
 void launchSiluMul(cudaStream_t s, RunState* rs, int fixedRows, const float* g, const float* u, float* out, int width, int maxRows);
 void launchAdd(cudaStream_t s, RunState* rs, int fixedRows, const float* a, const float* b, float* out, int width, int maxRows);
 void launchLastRow(cudaStream_t s, RunState* rs, const float* x, float* out, int width);
-void launchArgmax(cudaStream_t s, const float* x, int32_t* out, int width);
+void launchArgmax(cudaStream_t s, RunState* rs, const float* x, int32_t* out, int width);
 /** scratch: sampleScratchBytes(V) bytes. */
 size_t sampleScratchBytes(int V);
 void launchSample(cudaStream_t s, RunState* rs, const float* logits, const int32_t* history, int32_t* out, int V, void* scratch);
+
+/** SpecEE exit check (program.ts): h scratch [dim], xsum scratch for a bx LM head. */
+void launchExitCheck(cudaStream_t s, RunState* rs, const float* x, int dim, const WeightRef& norm, float eps, const WeightRef& head, const int32_t* drafts,
+                     int k, float* probs, const int32_t* active, int layer, const WeightRef& up, const WeightRef& upBias, const WeightRef& down,
+                     const WeightRef& downBias, int hidden, float threshold, float* logits, int32_t* exit, float* h, float* xsum, int splits);
+void launchGuardBegin(cudaStream_t s, RunState* rs, const int32_t* exit, int mode, int layer);
+void launchGuardEnd(cudaStream_t s, RunState* rs);
+void launchExitRecord(cudaStream_t s, RunState* rs, const int32_t* exit, int32_t* exitLayers, int lastLayer, int rows);
 
 /** Benchmarks: plain matrix-vector products without a program around them. */
 void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xsum, int splits);
