@@ -258,14 +258,13 @@ export class WebGpuBackend implements Backend {
         }
       }
     } catch (e) {
-      await this.device.popErrorScope();
-      await this.device.popErrorScope();
+      // Both pops are issued before any await, so concurrent calls cannot interleave scopes.
+      await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
       for (const c of chunks) c.gpu.destroy();
       bx?.gtab.destroy();
       throw e;
     }
-    const validation = await this.device.popErrorScope();
-    const oom = await this.device.popErrorScope();
+    const [validation, oom] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
     if (oom || validation) {
       for (const c of chunks) c.gpu.destroy();
       bx?.gtab.destroy();
