@@ -6,6 +6,7 @@ import { BackendUnavailableError, DeviceLostError, type Backend, type DeviceWeig
 import { createCpuBackend } from '@bitexit/backend-cpu';
 import { encodeF16, encodeF32, encodeQ8_0, encodeBx, quantizeBxRtn, roundF16, type HostTensor } from '@bitexit/format';
 import { createWebGpuBackend, webgpuBackendProvider } from './index.js';
+import { selfCheck } from './provider.js';
 
 const availability = await webgpuBackendProvider.probe();
 if (!availability.ok) console.warn(`[backend-webgpu] tests skipped: ${availability.reason}`);
@@ -68,6 +69,8 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
   it('splits weights larger than the storage binding limit into row chunks (same results as unsplit)', async () => {
     const small = await createWebGpuBackend({ maxStorageBindingBytes: 4096 });
     try {
+      // Activation buffers are never split: over the limit is a typed out-of-memory error.
+      expect(() => small.createBuffer('f32', [64, 64], 'big')).toThrow(expect.objectContaining({ code: 'E_OUT_OF_MEMORY' }));
       for (const dtype of ['f32', 'f16', 'q8_0'] as const) {
         const host = tensor(dtype, 67, 64, 7);
         const got = await embedAndMatmul(small, host);
@@ -163,6 +166,16 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
 });
 
 describe('webgpu provider failures', () => {
+  it('the numerics self-check passes on a correct backend and names the problem on a broken one', async () => {
+    const good = await createCpuBackend();
+    expect(await selfCheck(good)).toBeNull();
+    // A "driver" that returns slightly wrong products.
+    const broken = Object.create(good) as Backend;
+    broken.run = async (p, params) => (await good.run(p, params)).map((a) => (a as Float32Array).map((v, i) => (i === 2 ? v + 0.01 : v)));
+    expect(await selfCheck(broken)).toMatch(/f32 matmul row 2 token 0: got/);
+    await good.dispose();
+  });
+
   it('says plainly when there is no adapter', async () => {
     const fake = { requestAdapter: async () => null } as unknown as GPU;
     const err = await createWebGpuBackend({ gpu: fake }).catch((e: unknown) => e);

@@ -133,7 +133,7 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
 }
 
 /** A small f32 and f16 matrix product, one row and three rows, compared with the host: returns a problem or null. */
-async function selfCheck(backend: Backend): Promise<string | null> {
+export async function selfCheck(backend: Backend): Promise<string | null> {
   const N = 5;
   const Kd = 40;
   const w = new Float32Array(N * Kd).map((_, i) => ((i * 7919) % 13) / 8 - 0.75);
