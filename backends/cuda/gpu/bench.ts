@@ -7,7 +7,7 @@
  * 2. End-to-end greedy decode tokens/s of a Llama-2-7B-shaped synthetic model
  *    (32 layers, 4096 hidden, 11008 FFN, 32000 vocab), f16 vs bx.
  */
-import type { DeviceBuffer, DeviceWeight, Op, Program } from '@bitexit/backend';
+import type { Backend, DeviceBuffer, DeviceWeight, Op, Program } from '@bitexit/backend';
 import type { HostTensor, WeightDType } from '@bitexit/format';
 import type { CudaBackend } from '../src/index.js';
 import { bitsPerWeight, syntheticBx, syntheticF16 } from './synthetic.js';
@@ -77,8 +77,25 @@ export interface DecodeConfig {
 
 export const LLAMA2_7B: DecodeConfig = { layers: 32, dim: 4096, ffn: 11008, vocab: 32000, heads: 32, context: 512 };
 
-/** Greedy decode tokens/s of a synthetic model whose matrices (LM head included) are `dtype`; embeddings f16, norms f32. */
-export async function benchDecode(b: CudaBackend, cfg: DecodeConfig, dtype: 'f16' | 'bx', steps: number, log: (s: string) => void) {
+/**
+ * Greedy decode tokens/s of a synthetic model whose matrices (LM head
+ * included) are `dtype`; embeddings f16, norms f32. With `earlyExit`, every
+ * layer runs in a guarded region ('running') followed by an exit_check, and
+ * each step forces the exit at a layer drawn uniformly from 15..29 of 32 (mean depth 23 =
+ * 0.72 of 32 layers, like the paper's distribution): the step's `active` input
+ * enables only that layer's check, whose predictor always fires on a 2-row
+ * head, so the decision is made on the device and the skipped layers (and the
+ * final LM head) read no weights. Timing only: the skipped layers' KV rows are
+ * not filled in.
+ */
+export async function benchDecode(
+  b: Backend,
+  cfg: DecodeConfig,
+  dtype: 'f16' | 'bx',
+  steps: number,
+  log: (s: string) => void,
+  earlyExit = false,
+) {
   const { layers, dim, ffn, vocab, heads, context } = cfg;
   const headDim = dim / heads;
   const blobs = new Map<string, Uint8Array>();
@@ -128,7 +145,30 @@ export async function benchDecode(b: CudaBackend, cfg: DecodeConfig, dtype: 'f16
     const next = buf('i32', 1, 1, 'next');
     const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / headDim));
     const ops: Op[] = [{ kind: 'embed', table: emb, ids: tok, out: x }];
+    // Early-exit plumbing (only used with earlyExit).
+    const exit = buf('i32', 1, 2, 'exit');
+    const active = buf('i32', 1, layers, 'active');
+    const drafts = buf('i32', 1, 2, 'drafts');
+    const probs = buf('f32', 1, 2, 'probs');
+    const exitLogits = buf('f32', 1, 2, 'exit logits');
+    const small = async (name: string, shape: number[], values: number[]) => {
+      const w = await b.uploadWeight(tensor(name, 'f32', shape, new Uint8Array(Float32Array.from(values).buffer)));
+      weights.push(w);
+      return w;
+    };
+    const exitHead = earlyExit ? await b.uploadWeight(tensor('exit head', 'f16', [2, dim], syntheticF16(2, dim, 9))) : undefined;
+    if (exitHead) weights.push(exitHead);
+    const predictor = earlyExit
+      ? {
+          up: await small('pred.up', [1, 6], [0, 0, 0, 0, 0, 0]),
+          upBias: await small('pred.up_bias', [1], [0]),
+          down: await small('pred.down', [1, 1], [0]),
+          downBias: await small('pred.down_bias', [1], [10]),
+        }
+      : undefined;
+    const exitNorm = earlyExit ? await norm('exit norm') : undefined;
     for (let l = 0; l < layers; l++) {
+      if (earlyExit) ops.push({ kind: 'guard_begin', exit, runIf: 'running' });
       const kc = buf('f32', context, dim, `k cache ${l}`);
       const vc = buf('f32', context, dim, `v cache ${l}`);
       const [an, wq, wk, wv, wo, fn, w1, w3, w2] = [
@@ -160,18 +200,61 @@ export async function benchDecode(b: CudaBackend, cfg: DecodeConfig, dtype: 'f16
         { kind: 'matmul', x: h1, weight: w2, out: o },
         { kind: 'add', a: x, b: o, out: x },
       );
+      if (earlyExit && predictor && exitHead && exitNorm) {
+        ops.push({ kind: 'guard_end' });
+        ops.push({
+          kind: 'exit_check',
+          x,
+          norm: exitNorm,
+          eps: 1e-5,
+          lmHead: exitHead,
+          drafts,
+          probs,
+          active,
+          ...predictor,
+          threshold: 0.5,
+          layer: l,
+          logits: exitLogits,
+          exit,
+        });
+      }
     }
+    if (earlyExit) ops.push({ kind: 'guard_begin', exit, runIf: 'running' });
     const fnorm = await norm('norm');
     const head = await up('output', vocab, dim);
     ops.push({ kind: 'rmsnorm', x, weight: fnorm, eps: 1e-5, out: xb }, { kind: 'matmul', x: xb, weight: head, out: logits }, { kind: 'argmax', x: logits, out: next });
+    if (earlyExit) ops.push({ kind: 'guard_end' });
     weightBytes = weights.reduce((a, w) => a + w.byteLength, 0);
     log(`decode ${dtype}: ${weights.length} weights, ${(weightBytes / 2 ** 30).toFixed(2)} GiB uploaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const program: Program = { label: `decode-${dtype}`, maxRows: 1, ops, outputs: [{ buffer: next, rows: 1 }] };
+    const label = `decode-${dtype}${earlyExit ? '-exit' : ''}`;
+    const program: Program = { label, maxRows: 1, ops, outputs: [{ buffer: next, rows: 1 }, { buffer: exit, rows: 1 }] };
     const compiled = b.compile(program);
     let token = 1;
+    let seed = 12345;
+    const exitLayers: number[] = [];
     const step = async (pos: number) => {
-      const [out] = await b.run(compiled, { pos, n: 1, inputs: [{ buffer: tok, data: new Int32Array([token]) }] });
-      token = (out as Int32Array)[0];
+      const inputs = [{ buffer: tok, data: new Int32Array([token]) as Int32Array | Float32Array }];
+      if (earlyExit) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const lo = Math.round(layers * 0.47);
+        const e = lo + ((seed >>> 16) % (layers - 1 - lo));
+        const act = new Int32Array(layers);
+        act[e] = 1;
+        inputs.push(
+          { buffer: active, data: act },
+          { buffer: exit, data: new Int32Array([-1, -1]) },
+          { buffer: drafts, data: new Int32Array([0, 1]) },
+          { buffer: probs, data: new Float32Array(2) },
+        );
+      }
+      const [out, ex] = (await b.run(compiled, { pos, n: 1, inputs })) as Int32Array[];
+      if (earlyExit) {
+        if (ex[1] < 0) throw new Error(`forced exit did not happen at step ${pos}`);
+        exitLayers.push(ex[1]);
+        token = ex[0];
+      } else {
+        token = out[0];
+      }
     };
     const warm = 4;
     for (let p = 0; p < warm; p++) await step(p);
@@ -180,8 +263,9 @@ export async function benchDecode(b: CudaBackend, cfg: DecodeConfig, dtype: 'f16
     const seconds = (performance.now() - t1) / 1000;
     b.release(compiled);
     const tokS = steps / seconds;
-    log(`decode ${dtype}: ${steps} tokens in ${seconds.toFixed(3)} s = ${tokS.toFixed(1)} tok/s (weights ${(weightBytes / 2 ** 30).toFixed(2)} GiB)`);
-    return { dtype, steps, seconds, tokensPerSecond: tokS, weightBytes, effectiveGBs: (weightBytes * tokS) / 1e9 };
+    const meanExit = exitLayers.length ? exitLayers.reduce((p, c) => p + c + 1, 0) / exitLayers.length / layers : 1;
+    log(`${label}: ${steps} tokens in ${seconds.toFixed(3)} s = ${tokS.toFixed(1)} tok/s (weights ${(weightBytes / 2 ** 30).toFixed(2)} GiB, mean depth ${meanExit.toFixed(2)})`);
+    return { dtype, earlyExit, meanDepthFraction: meanExit, steps, seconds, tokensPerSecond: tokS, weightBytes };
   } finally {
     for (const w of weights) b.release(w);
     for (const x of buffers) b.release(x);

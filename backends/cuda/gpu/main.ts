@@ -51,20 +51,33 @@ async function main(): Promise<number> {
       const copy = await benchCopyBandwidth(b);
       log(`cudaMemcpy device-to-device: ${copy.gbPerS.toFixed(0)} GB/s (read + write)`);
       const matvec = await benchMatvec(b, copy.gbPerS, log);
-      const decode = [];
-      for (const dtype of ['f16', 'bx'] as const) {
+      const decode: Record<string, unknown>[] = [];
+      const runs: [string, 'f16' | 'bx', boolean][] = [
+        ['f16', 'f16', false],
+        ['bx', 'bx', false],
+        ['bx+exit', 'bx', true],
+      ];
+      const tps: Record<string, number> = {};
+      for (const [name, dtype, exit] of runs) {
         try {
-          decode.push(await benchDecode(b, LLAMA2_7B, dtype, 64, log));
+          const r = await benchDecode(b, LLAMA2_7B, dtype, 64, log, exit);
+          tps[name] = r.tokensPerSecond;
+          decode.push({ name, ...r });
         } catch (e) {
-          log(`decode ${dtype} failed: ${(e as Error).message}`);
-          decode.push({ dtype, error: (e as Error).message });
+          log(`decode ${name} failed: ${(e as Error).message}`);
+          decode.push({ name, error: (e as Error).message });
+          failed++;
         }
       }
-      const f16 = decode.find((d) => d.dtype === 'f16' && 'tokensPerSecond' in d) as { tokensPerSecond: number } | undefined;
-      const bx = decode.find((d) => d.dtype === 'bx' && 'tokensPerSecond' in d) as { tokensPerSecond: number } | undefined;
-      const speedup = f16 && bx ? bx.tokensPerSecond / f16.tokensPerSecond : null;
-      if (speedup) log(`decode speedup bx over f16: ${speedup.toFixed(2)}x`);
-      result.bench = { copy, batches: BATCHES, matvec, decode: { model: LLAMA2_7B, runs: decode, speedupBxOverF16: speedup } };
+      const speedup = tps.f16 && tps.bx ? tps.bx / tps.f16 : null;
+      const speedupExit = tps.f16 && tps['bx+exit'] ? tps['bx+exit'] / tps.f16 : null;
+      if (speedup) log(`decode speedup over f16: bx ${speedup.toFixed(2)}x${speedupExit ? `, bx + early exit ${speedupExit.toFixed(2)}x` : ''}`);
+      result.bench = {
+        copy,
+        batches: BATCHES,
+        matvec,
+        decode: { model: LLAMA2_7B, runs: decode, speedupBxOverF16: speedup, speedupBxExitOverF16: speedupExit },
+      };
     } catch (e) {
       log(`benchmarks failed: ${(e as Error).stack ?? e}`);
       result.benchError = String(e);
