@@ -490,8 +490,8 @@ export class WebGpuBackend implements Backend {
       return [rs, m];
     };
     /** Weight resources of one chunk: the chunk (twice for bx: as u32 and as vec4<u32>, plus its group table) and the bias. */
-    const weightRes = (w: WeightEntry, chunk: WeightChunk, bias?: WeightEntry): GPUBuffer[] => {
-      const res = w.bx ? [chunk.gpu, chunk.gpu, w.bx.gtab] : [chunk.gpu];
+    const weightRes = (w: WeightEntry, chunk: WeightChunk, bias?: WeightEntry, vec4 = false): GPUBuffer[] => {
+      const res = w.bx ? [chunk.gpu, chunk.gpu, w.bx.gtab] : vec4 ? [chunk.gpu, chunk.gpu] : [chunk.gpu];
       if (bias) res.push(bias.chunks[0].gpu);
       return res;
     };
@@ -612,16 +612,19 @@ export class WebGpuBackend implements Backend {
             bxParams: ch.bxParams ?? [],
           };
           const res = weightRes(w, ch, bias);
+          // 4-wide loads for f32/f16 rows whose length is a multiple of 4.
+          const v4 = (op.weight.dtype === 'f32' || op.weight.dtype === 'f16') && w.cols % 4 === 0;
+          const resVec = weightRes(w, ch, bias, v4);
           const single = op.rows === 1 || program.maxRows === 1;
-          const vec = w.bx ? K.matvecBx(shape, w.bx.G, feat, rs) : K.matvec(shape, feat, rs);
+          const vec = w.bx ? K.matvecBx(shape, w.bx.G, feat, rs) : K.matvec(shape, feat, rs, v4);
           const tiled = K.matmulTiled(shape, rs);
           // One active row: the matrix–vector kernel; more: the tiled kernel (both compiled, chosen per run by n).
           if (single) {
-            add(vec, m, res);
+            add(vec, m, resVec);
           } else if (op.rows !== undefined) {
             add(tiled, m, res);
           } else {
-            add({ ...vec, grid: (n, pos) => (n === 1 ? vec.grid(n, pos) : null) }, m, res);
+            add({ ...vec, grid: (n, pos) => (n === 1 ? vec.grid(n, pos) : null) }, m, resVec);
             add({ ...tiled, grid: (n, pos) => (n === 1 ? null : tiled.grid(n, pos)) }, m, res);
           }
         }
@@ -1035,7 +1038,7 @@ interface CompileCtx {
   endSegment(): void;
   beginSegment(): void;
   roles(spec: [string, BufferEntry, 'f32' | 'i32' | 'u32', boolean][]): [RoleBinding[], Map<string, BufferEntry>];
-  weightRes(w: WeightEntry, chunk: WeightChunk, bias?: WeightEntry): GPUBuffer[];
+  weightRes(w: WeightEntry, chunk: WeightChunk, bias?: WeightEntry, vec4?: boolean): GPUBuffer[];
   biasEntry(b: DeviceWeight | undefined): WeightEntry | undefined;
   scratch(label: string, bytes: number): BufferEntry;
   feat: Features;

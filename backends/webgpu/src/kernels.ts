@@ -212,15 +212,31 @@ function bxOutliers(r: string, t: string, stride: string): string {
 const MV_ROWS = 4;
 const MV_WG = 64;
 
-/** Matrix–vector (one active row) for f32/f16/bf16/q8_0: 4 weight rows per workgroup, threads split K. */
-export function matvec(s: MatmulShape, feat: Features, roles: RoleBinding[]): KernelSource {
+/**
+ * Matrix–vector (one active row) for f32/f16/bf16/q8_0: 4 weight rows per
+ * workgroup, threads split K. With `vec4` (f32/f16 and K % 4 == 0) each load
+ * reads 4 weights (16 or 8 bytes) and 4 x values.
+ */
+export function matvec(s: MatmulShape, feat: Features, roles: RoleBinding[], vec4 = false): KernelSource {
   const ra = reduceArgs(feat);
   const rowsLoop = Array.from({ length: MV_ROWS }, (_, i) => i);
+  const weights = matmulWeights(s);
+  if (vec4) weights[0] = { ...weights[0], vec4: true };
+  const loop = vec4
+    ? `for (var k4 = lid; k4 < K / 4u; k4 += ${MV_WG}u) {
+    let k = k4 * 4u;
+    let xv = vec4<f32>(R_x[xo + k], R_x[xo + k + 1u], R_x[xo + k + 2u], R_x[xo + k + 3u]);
+    ${rowsLoop.map((i) => `if (r0 + ${i}u < prm.rowCount) { a${i} += dot(wt_at4((r0 + ${i}u) * (K / 4u) + k4), xv); }`).join('\n    ')}
+  }`
+    : `for (var k = lid; k < K; k += ${MV_WG}u) {
+    let xv = R_x[xo + k];
+    ${rowsLoop.map((i) => `if (r0 + ${i}u < prm.rowCount) { a${i} += ${wElem(s.dtype, `(r0 + ${i}u)`, 'k')} * xv; }`).join('\n    ')}
+  }`;
   return {
-    name: `matvec-${s.dtype}`,
+    name: `matvec-${s.dtype}${vec4 ? '-vec4' : ''}`,
     params: matmulParams(s),
     roles,
-    weights: matmulWeights(s),
+    weights,
     reduceWG: MV_WG,
     body: `${ROWS_FN}
 @compute @workgroup_size(${MV_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
@@ -230,10 +246,7 @@ export function matvec(s: MatmulShape, feat: Features, roles: RoleBinding[]): Ke
   let K = prm.K;
   ${rowsLoop.map((i) => `var a${i} = 0.0;`).join(' ')}
   let xo = t * K;
-  for (var k = lid; k < K; k += ${MV_WG}u) {
-    let xv = R_x[xo + k];
-    ${rowsLoop.map((i) => `if (r0 + ${i}u < prm.rowCount) { a${i} += ${wElem(s.dtype, `(r0 + ${i}u)`, 'k')} * xv; }`).join('\n    ')}
-  }
+  ${loop}
   ${rowsLoop.map((i) => `a${i} = wg_sum(a${i}, lid, ${ra.sgi}, ${ra.sgs});`).join('\n  ')}
   if (lid < ${MV_ROWS}u && r0 + lid < prm.rowCount) {
     var v = a0;

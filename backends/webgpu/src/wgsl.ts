@@ -33,6 +33,8 @@ export interface WeightBinding {
   /** Prefix of the generated accessors: `${name}_at(i)` (flat element), `${name}_rc(r, c)` for 2-D access. */
   name: string;
   dtype: WeightDType;
+  /** f32/f16 only: also bind the weight as 4-element vectors (`${name}_at4(i)`: elements 4i..4i+3). */
+  vec4?: boolean;
 }
 
 export const RUN_STRUCT = `struct Run {
@@ -66,6 +68,15 @@ function paramStruct(fields: readonly ParamField[]): string {
 /** Element decoders for one weight binding. `K` is the weight's row width (a param). */
 function weightDecl(w: WeightBinding, binding: number, feat: Features): string {
   const n = w.name;
+  if (w.vec4) {
+    const scalar = weightDecl({ name: n, dtype: w.dtype }, binding, feat);
+    const b = binding + 1;
+    if (w.dtype === 'f32') return `${scalar}\n@group(0) @binding(${b}) var<storage, read> ${n}v: array<vec4<f32>>;\nfn ${n}_at4(i: u32) -> vec4<f32> { return ${n}v[i]; }`;
+    if (w.dtype !== 'f16') throw new Error(`no vec4 decoder for ${w.dtype}`);
+    return feat.f16
+      ? `${scalar}\n@group(0) @binding(${b}) var<storage, read> ${n}v: array<vec4<f16>>;\nfn ${n}_at4(i: u32) -> vec4<f32> { return vec4<f32>(${n}v[i]); }`
+      : `${scalar}\n@group(0) @binding(${b}) var<storage, read> ${n}v: array<vec2<u32>>;\nfn ${n}_at4(i: u32) -> vec4<f32> { let w = ${n}v[i]; return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }`;
+  }
   switch (w.dtype) {
     case 'f32':
       return `@group(0) @binding(${binding}) var<storage, read> ${n}: array<f32>;
@@ -198,7 +209,7 @@ export function assemble(opts: {
   let wb = b;
   for (const w of opts.weights) {
     lines.push(weightDecl(w, wb, feat));
-    wb += w.dtype === 'bx' ? 3 : 1;
+    wb += w.dtype === 'bx' ? 3 : w.vec4 ? 2 : 1;
   }
   if (opts.reduceWG) lines.push(reductions(opts.reduceWG, feat));
   let body = opts.body;
