@@ -163,6 +163,23 @@ describe.skipIf(missing !== null)('browser-webgpu example in chromium', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('says plainly when the browser has no WebGPU and offers the CPU backend', async () => {
+    const { chromium } = await import('playwright-core');
+    const dir = mkdtempSync(join(tmpdir(), 'bitexit-chromium-nogpu-'));
+    const plain = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-webgpu'] });
+    try {
+      const page = await plain.newPage();
+      await page.goto(`${origin}/`);
+      await page.waitForFunction(() => !document.getElementById('gpu-status')!.textContent!.startsWith('Checking'));
+      expect(await page.textContent('#gpu-status')).toMatch(/^WebGPU is not available in this browser: .+\n.*CPU backend/);
+      expect(await page.getAttribute('#gpu-status', 'class')).toBe('error');
+      expect(await page.inputValue('#backend')).toBe('cpu');
+    } finally {
+      await plain.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('loads a picked file, keeps the weights in the Cache API and clears them on request', async () => {
     const page = await context!.newPage();
     await page.goto(`${origin}/`);
