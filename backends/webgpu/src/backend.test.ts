@@ -126,6 +126,38 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
     }
   });
 
+  it('decode attention split over the sequence (several 64-position chunks, with and without the mask policy) equals the CPU', async () => {
+    const be = await createWebGpuBackend();
+    try {
+      const [heads, kvHeads, hd, ctx] = [4, 2, 16, 300];
+      const run = async (b: Backend, pos: number, masked: boolean) => {
+        const q = b.createBuffer('f32', [2, heads * hd], 'q');
+        const kc = b.createBuffer('f32', [ctx, kvHeads * hd], 'k');
+        const vc = b.createBuffer('f32', [ctx, kvHeads * hd], 'v');
+        const out = b.createBuffer('f32', [2, heads * hd], 'out');
+        const rec = b.createBuffer('i32', [ctx, 1], 'rec');
+        b.writeBuffer(q, values(2 * heads * hd, 1));
+        b.writeBuffer(kc, values(ctx * kvHeads * hd, 2).map((v) => v * 3));
+        b.writeBuffer(vc, values(ctx * kvHeads * hd, 3));
+        b.writeBuffer(rec, Int32Array.from({ length: ctx }, (_, i) => i % 4));
+        const op = { kind: 'attention' as const, q, kCache: kc, vCache: vc, out, heads, kvHeads, headDim: hd, scale: 0.25, ...(masked ? { exitLayers: rec, layer: 2 } : {}) };
+        const c = b.compile({ label: 'att', maxRows: 2, ops: [op], outputs: [{ buffer: out, rows: 'active' }] });
+        const [got] = await b.run(c, { pos, n: 1 });
+        for (const r of [c, q, kc, vc, out, rec]) b.release(r);
+        return got as Float32Array;
+      };
+      for (const pos of [0, 63, 64, 200, 299]) {
+        for (const masked of [false, true]) {
+          const got = await run(be, pos, masked);
+          const want = await run(cpu, pos, masked);
+          for (let j = 0; j < want.length; j++) expect(Math.abs(got[j] - want[j]), `pos ${pos} masked ${masked} [${j}]`).toBeLessThan(1e-5);
+        }
+      }
+    } finally {
+      await be.dispose();
+    }
+  });
+
   it('reports its code path in capabilities and accumulates in f32', async () => {
     const be = await createWebGpuBackend({ disableFeatures: ['shader-f16', 'subgroups'] });
     try {

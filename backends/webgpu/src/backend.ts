@@ -667,7 +667,15 @@ export class WebGpuBackend implements Backend {
         ];
         if (op.exitLayers) spec.push(['rec', buf(op.exitLayers), 'i32', false]);
         const [rs, m] = roles(spec);
-        add(K.attention(op.heads, op.kvHeads, op.headDim, op.scale, ctx, op.exitLayers ? op.layer! : null, feat, rs), m, []);
+        const maskLayer = op.exitLayers ? op.layer! : null;
+        const rows = K.attention(op.heads, op.kvHeads, op.headDim, op.scale, ctx, maskLayer, feat, rs);
+        // One active row: split over the sequence (partials, then a combine); more rows: one workgroup per (head, row).
+        const part = c.scratch('attention partials', op.heads * Math.ceil(ctx / K.ATT_CHUNK) * (op.headDim + 2) * 4);
+        const [rs1, m1] = roles([...spec.filter(([r]) => r !== 'out' && r !== 'sc'), ['part', part, 'f32', true]]);
+        add(K.attentionSplit(op.heads, op.kvHeads, op.headDim, op.scale, ctx, maskLayer, feat, rs1), m1, []);
+        const [rs2, m2] = roles([['part', part, 'f32', false], ['out', buf(op.out), 'f32', true]]);
+        add(K.attentionCombine(op.heads, op.headDim, ctx, rs2), m2, []);
+        if (program.maxRows > 1) add({ ...rows, grid: (n, pos) => (n === 1 ? null : rows.grid(n, pos)) }, m, []);
         return;
       }
       case 'silu_mul':

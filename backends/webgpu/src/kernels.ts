@@ -506,6 +506,95 @@ export function attention(heads: number, kvHeads: number, headDim: number, scale
   };
 }
 
+export const ATT_CHUNK = 64;
+
+/**
+ * Decode attention split over the sequence (flash-decoding): one workgroup per
+ * (head, chunk of 64 cache positions) computes its chunk's max score, sum of
+ * exponentials and weighted sum of v into a partials scratch; `attentionCombine`
+ * merges the chunks per head. Long contexts then use many workgroups instead of
+ * one per head.
+ */
+export function attentionSplit(heads: number, kvHeads: number, headDim: number, scale: number, ctx: number, maskLayer: number | null, feat: Features, roles: RoleBinding[]): KernelSource {
+  const ra = reduceArgs(feat);
+  const splits = Math.ceil(ctx / ATT_CHUNK);
+  const mask = maskLayer === null ? '' : 'if (p < run.pos && R_rec[p] < prm.layer) { s = run.ninf; }';
+  return {
+    name: 'attention-split',
+    params: [['heads', 'u32', heads], ['kvHeads', 'u32', kvHeads], ['hd', 'u32', headDim], ['S', 'u32', splits], ['scale', 'f32', scale], ['layer', 'i32', maskLayer ?? 0]],
+    roles,
+    weights: [],
+    reduceWG: ATT_CHUNK,
+    body: `var<workgroup> ew: array<f32, ${ATT_CHUNK}>;
+@compute @workgroup_size(${ATT_CHUNK}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
+  let h = wid.x;
+  let sidx = wid.y;
+  let L = run.pos + 1u;
+  let p0 = sidx * ${ATT_CHUNK}u;
+  if (p0 >= L) { return; }
+  let hd = prm.hd;
+  let kvw = prm.kvHeads * hd;
+  let ko = ((h * prm.kvHeads) / prm.heads) * hd;
+  let qo = h * hd;
+  let p = p0 + lid;
+  let valid = p < L;
+  var s = run.ninf;
+  if (valid) {
+    var d2 = 0.0;
+    for (var d = 0u; d < hd; d++) { d2 += R_q[qo + d] * R_kc[p * kvw + ko + d]; }
+    s = d2 * prm.scale;
+    ${mask}
+  }
+  let m = wg_max(s, lid, ${ra.sgi}, ${ra.sgs});
+  var e = 0.0;
+  if (valid && s > run.ninf) { e = exp(s - m); }
+  ew[lid] = e;
+  let l = wg_sum(e, lid, ${ra.sgi}, ${ra.sgs});
+  workgroupBarrier();
+  let cnt = min(${ATT_CHUNK}u, L - p0);
+  let base = (h * prm.S + sidx) * (hd + 2u);
+  for (var d = lid; d < hd; d += ${ATT_CHUNK}u) {
+    var a = 0.0;
+    for (var j = 0u; j < cnt; j++) { a += ew[j] * R_vc[(p0 + j) * kvw + ko + d]; }
+    R_part[base + 2u + d] = a;
+  }
+  if (lid == 0u) { R_part[base] = m; R_part[base + 1u] = l; }
+}`,
+    grid: (n, pos) => (n === 1 ? [heads, Math.ceil((pos + 1) / ATT_CHUNK), 1] : null),
+  };
+}
+
+export function attentionCombine(heads: number, headDim: number, ctx: number, roles: RoleBinding[]): KernelSource {
+  const splits = Math.ceil(ctx / ATT_CHUNK);
+  return {
+    name: 'attention-combine',
+    params: [['hd', 'u32', headDim], ['S', 'u32', splits]],
+    roles,
+    weights: [],
+    body: `@compute @workgroup_size(64) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let h = wid.x;
+  let hd = prm.hd;
+  let used = (run.pos + ${ATT_CHUNK}u) / ${ATT_CHUNK}u;
+  var M = run.ninf;
+  for (var s = 0u; s < used; s++) { M = max(M, R_part[(h * prm.S + s) * (hd + 2u)]); }
+  var den = 0.0;
+  for (var s = 0u; s < used; s++) {
+    let b = (h * prm.S + s) * (hd + 2u);
+    den += R_part[b + 1u] * exp(R_part[b] - M);
+  }
+  for (var d = lid; d < hd; d += 64u) {
+    var o = 0.0;
+    for (var s = 0u; s < used; s++) {
+      let b = (h * prm.S + s) * (hd + 2u);
+      o += R_part[b + 2u + d] * exp(R_part[b] - M);
+    }
+    R_out[h * hd + d] = o / den;
+  }
+}`,
+    grid: (n) => (n === 1 ? [heads, 1, 1] : null),
+  };
+}
+
 /** argmax of row 0 (lowest index on ties; NaN never wins; all NaN gives 0). One workgroup. */
 export function argmax(cols: number, roles: RoleBinding[]): KernelSource {
   return {
