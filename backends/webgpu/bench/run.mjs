@@ -3,7 +3,7 @@
  * WebGPU backend benchmarks. `npm run bench` (after a build) prints a table and
  * writes bench-results/webgpu.json.
  *
- *   node bench/run.mjs [--small] [--quick] [--filter <substring>] [--out <file>] [--no-f16] [--fallback]
+ *   node bench/run.mjs [--small | --full] [--quick] [--filter <substring of a result name>] [--out <file>] [--fallback]
  *
  * - bx matrix–vector product on Llama-2-7B shapes with synthetic weights at
  *   b̄ = 2.9 bits (45% 4-bit groups, 55% 2-bit, G = 64, 8-bit second-order
@@ -14,7 +14,9 @@
  * - decode tokens/s on the fixture models through @bitexit/engine.
  * Each product is timed as R copies of the op in ONE program (one submit, one
  * readback), so submit/readback overhead is amortised; the first run is a warm-up.
- * --small divides every shape by 8 (for software adapters such as lavapipe).
+ * The Llama-2-7B shapes are the default on a real GPU; on a software adapter
+ * (lavapipe, SwiftShader) every shape is divided by 8 unless --full is given;
+ * --small forces the small shapes anywhere.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, arch } from 'node:os';
@@ -34,18 +36,19 @@ const opt = (name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const quick = args.includes('--quick');
-const small = args.includes('--small');
+const forceSmall = args.includes('--small');
+const forceFull = args.includes('--full');
 const filter = opt('--filter');
 const outFile = resolve(opt('--out') ?? resolve(here, '..', 'bench-results', 'webgpu.json'));
 const backendOptions = args.includes('--fallback') ? { disableFeatures: ['shader-f16', 'subgroups'] } : {};
 const minSeconds = quick ? 0.3 : 1.5;
 
-const SHAPES = [
+const LLAMA2_7B = [
   [4096, 4096],
   [11008, 4096],
   [4096, 11008],
   [32000, 4096],
-].map(([n, k]) => (small ? [n / 8, k / 8] : [n, k]));
+];
 
 /** Deterministic xorshift floats in [0, 1). */
 function rng(seed) {
@@ -172,6 +175,10 @@ const models = [
 
 async function main() {
   const be = await createWebGpuBackend(backendOptions);
+  const software = /llvmpipe|lavapipe|swiftshader|software/i.test(be.capabilities.device);
+  const small = forceSmall || (software && !forceFull);
+  const SHAPES = LLAMA2_7B.map(([n, k]) => (small ? [n / 8, k / 8] : [n, k]));
+  if (small && !forceSmall) console.log('software adapter: Llama-2-7B shapes divided by 8 (pass --full for the real shapes)');
   const env = {
     node: process.version,
     device: be.capabilities.device,
@@ -193,13 +200,13 @@ async function main() {
   const reps = small ? 4 : 8;
   // Copy bandwidth with a working set like the largest bx matrix.
   let copyGBs = 0;
-  if (want('copy') || want('bx')) {
+  if (want('copy kernel') || SHAPES.some(([N, K]) => want(`bx matvec ${N}x${K}`))) {
     copyGBs = await copyBandwidth(be.gpuDevice, small ? 16 << 20 : 256 << 20, reps);
     report({ name: 'copy kernel bandwidth (read+write)', metric: 'GB/s', value: copyGBs, unit: 'GB/s' });
   }
   for (const [N, K] of SHAPES) {
     let bxSeconds = null;
-    if (want('bx')) {
+    if (want(`bx matvec ${N}x${K}`)) {
       const blob = syntheticBx(N, K);
       const { seconds, bytes } = await timeMatvec(be, 'bx', blob, N, K, reps);
       bxSeconds = seconds;
@@ -215,7 +222,7 @@ async function main() {
         note: `${(seconds * 1e3).toFixed(2)} ms, ${((8 * bytes) / (N * K)).toFixed(2)} bpw, ${copyGBs ? ((100 * gbs) / copyGBs).toFixed(0) : '?'}% of copy`,
       });
     }
-    if (want('f16')) {
+    if (want(`f16 matvec ${N}x${K}`)) {
       const data = syntheticF16(N, K);
       const { seconds, bytes } = await timeMatvec(be, 'f16', data, N, K, reps);
       report({
@@ -231,9 +238,10 @@ async function main() {
   }
   await be.dispose();
 
-  if (want('model')) {
+  if (models.some((m) => want(`model ${m.name} decode`))) {
     const { loadModel } = await import('@bitexit/engine');
     for (const m of models) {
+      if (!want(`model ${m.name} decode`)) continue;
       const path = fixturePath(m.path);
       const textPath = fixturePath('text/tinystories-dev.txt');
       if (!path || !textPath) {
