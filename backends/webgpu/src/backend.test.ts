@@ -5,10 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, DeviceLostError, type Backend, type DeviceWeight, type Program } from '@bitexit/backend';
 import { createCpuBackend } from '@bitexit/backend-cpu';
 import { encodeF16, encodeF32, encodeQ8_0, encodeBx, quantizeBxRtn, roundF16, type HostTensor } from '@bitexit/format';
-import { createWebGpuBackend, webgpuBackendProvider } from './index.js';
+import { createWebGpuBackend, webgpuBackendProvider, type WebGpuBackendOptions } from './index.js';
 import { selfCheck } from './provider.js';
 
 const availability = await webgpuBackendProvider.probe();
+/** Both code paths: the adapter's features, and the fallback (packed f16, workgroup-memory reductions). */
+const PATHS: [string, WebGpuBackendOptions][] = [
+  ['default features', {}],
+  ['fallback', { disableFeatures: ['shader-f16', 'subgroups'] }],
+];
 if (!availability.ok) console.warn(`[backend-webgpu] tests skipped: ${availability.reason}`);
 
 function values(n: number, seed: number): Float32Array {
@@ -100,8 +105,8 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
     }
   });
 
-  it('bx matvec and tiled matmul agree with the CPU backend for G = 32/64/128, full and partial groups, outliers, both scale orders', async () => {
-    const be = await createWebGpuBackend();
+  it.each(PATHS)('bx matvec and tiled matmul agree with the CPU backend for G = 32/64/128, full and partial groups, outliers, both scale orders (%s)', async (_name, options) => {
+    const be = await createWebGpuBackend(options);
     try {
       for (const [G, K, secondOrder] of [[64, 256, true], [64, 200, false], [128, 384, true], [128, 300, false], [32, 96, false]] as const) {
         const N = 37;
@@ -126,8 +131,8 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
     }
   });
 
-  it('decode attention split over the sequence (several 64-position chunks, with and without the mask policy) equals the CPU', async () => {
-    const be = await createWebGpuBackend();
+  it.each(PATHS)('decode attention split over the sequence (several 64-position chunks, with and without the mask policy) equals the CPU (%s)', async (_name, options) => {
+    const be = await createWebGpuBackend(options);
     try {
       const [heads, kvHeads, hd, ctx] = [4, 2, 16, 300];
       const run = async (b: Backend, pos: number, masked: boolean) => {
