@@ -322,13 +322,13 @@ const BX_ROWS = 4;
 export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleBinding[]): KernelSource {
   const ra = reduceArgs(feat);
   const R = Array.from({ length: BX_ROWS }, (_, i) => i);
-  const n4 = G / 8; // words of a 4-bit slot
   const n2 = G / 16; // words of a 2-bit slot
   const vec = (f: (i: number) => string) => `vec4<f32>(${R.map(f).join(', ')})`;
   // WGSL loops (not unrolled here): a software rasterizer such as lavapipe compiles unrolled variants very slowly.
-  const four = `for (var v = 0u; v < ${n4 / 4}u; v++) {
+  // Trip counts from the params (not constants): full unrolling made lavapipe's shader compile take ~4× longer.
+  const four = `for (var v = 0u; v < prm.wt_G / 32u; v++) {
         ${R.map((i) => `let q${i} = ld4(p4_${i} + v * 4u);`).join(' ')}
-        for (var e = 0u; e < 4u; e++) {
+        for (var e = 0u; e < prm.four; e++) {
           let c = c0 + (v * 4u + e) * 8u;
           let xa = xv4(c);
           let xb = xv4(c + 4u);
@@ -337,7 +337,7 @@ export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleB
         }
       }`;
   const load2 = (i: number) => (n2 >= 4 ? `ld4(p2_${i} + (k & ~3u))` : `vec4<u32>(wt[p2_${i}], wt[p2_${i} + 1u], 0u, 0u)`);
-  const two = `for (var k = 0u; k < ${n2}u; k++) {
+  const two = `for (var k = 0u; k < prm.wt_G / 16u; k++) {
         ${R.map((i) => `let w${i} = ${load2(i)}[k & 3u];`).join(' ')}
         let c = c0 + k * 16u;
         let xa = xv4(c);
@@ -349,7 +349,7 @@ export function matvecBx(s: MatmulShape, G: number, feat: Features, roles: RoleB
       }`;
   return {
     name: `matvec-bx-g${G}`,
-    params: matmulParams(s),
+    params: [...matmulParams(s), ['four', 'u32', 4]],
     roles,
     weights: matmulWeights(s),
     reduceWG: BX_WG,
@@ -379,9 +379,11 @@ fn d2(w: u32, h: u32, xa: vec4<f32>, xb: vec4<f32>, xc: vec4<f32>, xd: vec4<f32>
 }
 /** Scales and zeros of group g for the 4 rows. */
 fn meta4(r: vec4<u32>, g: u32, gt: vec4<u32>, sc: ptr<function, vec4<f32>>, zr: ptr<function, vec4<f32>>) {
-  ${R.map((i) => `let m${i} = wt_sz(r[${i}], g, gt);`).join(' ')}
-  *sc = ${vec((i) => `m${i}.x`)};
-  *zr = ${vec((i) => `m${i}.y`)};
+  for (var i = 0u; i < ${BX_ROWS}u; i++) {
+    let m = wt_sz(r[i], g, gt);
+    (*sc)[i] = m.x;
+    (*zr)[i] = m.y;
+  }
 }
 @compute @workgroup_size(${BX_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${ra.params}) {
   ${LINEAR_WG}
