@@ -1,6 +1,7 @@
 export { CudaBackend, CUDA_BACKEND_NAME, CUDA_OPS, CUDA_WEIGHT_DTYPES, mapCudaError } from './backend.js';
 export {
   cudaBackendProvider,
+  cudaProviderForAddon,
   createCudaBackend,
   createCudaBackendInstance,
   probeCuda,

@@ -42,7 +42,7 @@ export interface NativeAddon {
 
 export type NativeLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
 
-let cached: NativeLoad | undefined;
+const cache = new Map<string, NativeLoad>();
 
 /** Where the addon is: BITEXIT_CUDA_ADDON (the GPU bundle sets it), else the package's build folder. */
 export function addonPath(): string {
@@ -61,18 +61,21 @@ function buildStatusReason(): string | undefined {
   }
 }
 
-export function loadNative(): NativeLoad {
-  if (cached) return cached;
-  const path = addonPath();
+/** Loads the addon at `path` (default: addonPath()), once per path. Never throws. */
+export function loadNative(path: string = addonPath()): NativeLoad {
+  const hit = cache.get(path);
+  if (hit) return hit;
+  let result: NativeLoad;
   if (!existsSync(path)) {
-    cached = { ok: false, reason: buildStatusReason() ?? `built without CUDA: the addon ${path} does not exist (run npm run build:addon)` };
-    return cached;
+    result = { ok: false, reason: buildStatusReason() ?? `built without CUDA: the addon ${path} does not exist (run npm run build:addon)` };
+  } else {
+    try {
+      const require = createRequire(import.meta.url);
+      result = { ok: true, addon: require(path) as NativeAddon, path };
+    } catch (e) {
+      result = { ok: false, reason: `the CUDA addon failed to load: ${(e as Error).message}` };
+    }
   }
-  try {
-    const require = createRequire(import.meta.url);
-    cached = { ok: true, addon: require(path) as NativeAddon, path };
-  } catch (e) {
-    cached = { ok: false, reason: `the CUDA addon failed to load: ${(e as Error).message}` };
-  }
-  return cached;
+  cache.set(path, result);
+  return result;
 }

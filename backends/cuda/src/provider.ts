@@ -14,13 +14,16 @@ import {
   type BackendProvider,
 } from '@bitexit/backend';
 import { CUDA_BACKEND_NAME, CudaBackend, mapCudaError } from './backend.js';
-import { loadNative } from './native.js';
+import { loadNative, type NativeLoad } from './native.js';
 
 /** Above webgpu (10) and cpu (0): on a machine with an NVIDIA GPU, `auto` picks CUDA. */
 export const CUDA_PRIORITY = 100;
 
 export async function probeCuda(): Promise<Availability> {
-  const load = loadNative();
+  return probeLoaded(loadNative());
+}
+
+async function probeLoaded(load: NativeLoad): Promise<Availability> {
   if (!load.ok) return { ok: false, reason: load.reason };
   try {
     const p = load.addon.probe();
@@ -42,7 +45,10 @@ export async function createCudaBackend(options: CudaBackendOptions = {}): Promi
 
 /** Same as createCudaBackend, typed as the concrete class (benchmarks use its bench helpers). */
 export async function createCudaBackendInstance(options: CudaBackendOptions = {}): Promise<CudaBackend> {
-  const load = loadNative();
+  return createFrom(loadNative(), options);
+}
+
+async function createFrom(load: NativeLoad, options: CudaBackendOptions): Promise<CudaBackend> {
   if (!load.ok) throw new BackendUnavailableError(CUDA_BACKEND_NAME, load.reason);
   const p = load.addon.probe();
   if (!p.ok) throw new BackendUnavailableError(CUDA_BACKEND_NAME, p.reason);
@@ -63,6 +69,19 @@ export const cudaBackendProvider: BackendProvider = {
   probe: probeCuda,
   create: (options?: BackendCreateOptions) => createCudaBackend(options as CudaBackendOptions),
 };
+
+/**
+ * A provider over another build of the addon (tests: the host emulation in
+ * build/emu, see scripts/build-emu.mjs). Same backend name 'cuda'.
+ */
+export function cudaProviderForAddon(addonFile: string, description: string): BackendProvider {
+  return {
+    ...cudaBackendProvider,
+    description,
+    probe: () => probeLoaded(loadNative(addonFile)),
+    create: (options?: BackendCreateOptions) => createFrom(loadNative(addonFile), (options ?? {}) as CudaBackendOptions),
+  };
+}
 
 /** Registers the CUDA provider with @bitexit/backend's registry (idempotent). */
 export function registerCudaBackend(): void {

@@ -8,7 +8,11 @@
 // The CUDA runtime is linked statically; the driver (libcuda.so.1) is loaded
 // by the runtime on first use, so this addon loads on machines without a
 // driver and `probe()` explains what is missing.
+#ifdef BITEXIT_EMU
+#include "cuda_emu.h"  // test/emu: host emulation for GPU-less tests
+#else
 #include <cuda_runtime.h>
+#endif
 #include <dlfcn.h>
 #include <napi.h>
 
@@ -49,8 +53,10 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
     return r;
   };
   // The runtime loads the driver itself; checking first gives the plain reason.
+#ifndef BITEXIT_EMU
   void* drv = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!drv) return fail("no NVIDIA driver (libcuda.so.1 not found)");
+#endif
   int driverVersion = 0;
   cudaDriverGetVersion(&driverVersion);
   int count = 0;

@@ -5,8 +5,12 @@
 // Every kernel reads the step's active row count n and position pos from the
 // device RunState, so a program's launches are captured into a CUDA graph
 // once (grids sized for maxRows / the whole KV cache) and replayed per step.
+#ifdef BITEXIT_EMU
+#include "cuda_emu.h"  // test/emu: host emulation for GPU-less tests
+#else
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include "ops.h"

@@ -2,7 +2,11 @@
 // kernels (kernels.cu, nvcc). Every launcher only enqueues work on `stream`,
 // so a program can be captured into a CUDA graph once and replayed.
 #pragma once
+#ifdef BITEXIT_EMU
+#include "cuda_emu.h"  // test/emu: host emulation for GPU-less tests
+#else
 #include <cuda_runtime.h>
+#endif
 #include <stdint.h>
 #include "bx.h"
 
