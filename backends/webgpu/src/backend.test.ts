@@ -108,7 +108,9 @@ describe.skipIf(!availability.ok)('webgpu backend', () => {
   it.each(PATHS)('bx matvec and tiled matmul agree with the CPU backend for G = 32/64/128, full and partial groups, outliers, both scale orders (%s)', async (_name, options) => {
     const be = await createWebGpuBackend(options);
     try {
-      for (const [G, K, secondOrder] of [[64, 256, true], [64, 200, false], [128, 384, true], [128, 300, false], [32, 96, false]] as const) {
+      // Each group size is its own shader; the fallback path keeps to G = 64 (G = 32 runs in the conformance suite) to bound shader-compile time on lavapipe.
+      const configs = [[64, 256, true], [64, 200, false], [128, 384, true], [128, 300, false], [32, 96, false]] as const;
+      for (const [G, K, secondOrder] of _name === 'fallback' ? configs.filter(([g]) => g === 64) : configs) {
         const N = 37;
         const v = values(N * K, G + K);
         const m = quantizeBxRtn(v, N, K, { groupSize: G, widths: [2, 3, 4, 4, 2], secondOrder, scaleBits: 8, superGroup: { rows: 16, groups: 1 } });
