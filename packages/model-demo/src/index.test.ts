@@ -4,7 +4,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { decodeToF32, readGguf, type GgufFile } from '@bitexit/format';
 import { openFileSource } from '@bitexit/format/node';
 import { tokenizerFromGguf } from '@bitexit/tokenizer';
-import { demoModelInfo, demoModelPath } from './index.js';
+import { demoExitsPath, demoModelInfo, demoModelPath } from './index.js';
 import golden from './golden.json' with { type: 'json' };
 
 const LAYER_SUFFIXES = [
@@ -17,12 +17,13 @@ describe('@bitexit/model-demo', () => {
     gguf = await readGguf(await openFileSource(demoModelPath()));
   });
 
-  it('ships the model file at an absolute path, within the 12 MB package budget', () => {
+  it('ships the model and its exit predictors at absolute paths, within the 12 MB package budget', () => {
     const p = demoModelPath();
     expect(isAbsolute(p)).toBe(true);
     expect(p.endsWith('model/bitexit-demo.gguf')).toBe(true);
-    const size = statSync(p).size;
-    expect(size).toBeGreaterThan(10_000_000);
+    expect(demoExitsPath().endsWith('model/bitexit-demo.exits.gguf')).toBe(true);
+    const size = statSync(p).size + statSync(demoExitsPath()).size;
+    expect(statSync(p).size).toBeGreaterThan(2_000_000);
     expect(size).toBeLessThanOrEqual(12 * 1024 * 1024);
   });
 
@@ -62,7 +63,7 @@ describe('@bitexit/model-demo', () => {
     expect(types.filter((t) => t === 1).length).toBe(demoModelInfo.vocabSize - 259);
   });
 
-  it('has every llama tensor with the right ggml dims and types, tied embeddings, and the draft head', () => {
+  it('has every llama tensor: bx matrices, q8_0 tied embedding, F32 norms, and the F16 draft head', () => {
     const i = demoModelInfo;
     const byName = new Map(gguf.tensors.map((t) => [t.name, t]));
     const kvDim = (i.embeddingLength / i.headCount) * i.headCountKv;
@@ -72,30 +73,35 @@ describe('@bitexit/model-demo', () => {
       expect(t!.dims, name).toEqual(dims);
       expect(t!.typeName, name).toBe(type);
     };
+    const bxNames = new Set(gguf.getArray('bitexit.bx.tensors') as string[]);
+    const expectBx = (name: string) => {
+      expect(byName.get(name)?.typeName, name).toBe('I8');
+      expect(bxNames.has(name), name).toBe(true);
+    };
     const d = i.embeddingLength, f = i.feedForwardLength;
-    expectT('token_embd.weight', [d, i.vocabSize], 'F16');
+    expectT('token_embd.weight', [d, i.vocabSize], 'Q8_0');
     expectT('output_norm.weight', [d], 'F32');
     expect(byName.has('output.weight')).toBe(false);
-    for (const prefix of [...Array.from({ length: i.blockCount }, (_, k) => `blk.${k}`), 'eagle.blk.0']) {
-      expectT(`${prefix}.attn_norm.weight`, [d], 'F32');
-      expectT(`${prefix}.attn_q.weight`, [d, d], 'F16');
-      expectT(`${prefix}.attn_k.weight`, [d, kvDim], 'F16');
-      expectT(`${prefix}.attn_v.weight`, [d, kvDim], 'F16');
-      expectT(`${prefix}.attn_output.weight`, [d, d], 'F16');
-      expectT(`${prefix}.ffn_norm.weight`, [d], 'F32');
-      expectT(`${prefix}.ffn_gate.weight`, [d, f], 'F16');
-      expectT(`${prefix}.ffn_up.weight`, [d, f], 'F16');
-      expectT(`${prefix}.ffn_down.weight`, [f, d], 'F16');
+    for (let k = 0; k < i.blockCount; k++) {
+      expectT(`blk.${k}.attn_norm.weight`, [d], 'F32');
+      expectT(`blk.${k}.ffn_norm.weight`, [d], 'F32');
+      for (const m of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down']) expectBx(`blk.${k}.${m}.weight`);
     }
+    expect(bxNames.size).toBe(7 * i.blockCount);
+    // The draft head travels through the quantizer as it was trained (F16, norms F32).
+    expectT('eagle.blk.0.attn_norm.weight', [d], 'F32');
+    expectT('eagle.blk.0.attn_q.weight', [d, d], 'F16');
+    expectT('eagle.blk.0.attn_k.weight', [d, kvDim], 'F16');
+    expectT('eagle.blk.0.ffn_down.weight', [f, d], 'F16');
     expectT('eagle.fc.weight', [2 * d, d], 'F16');
     expect(gguf.tensors).toHaveLength(2 + 9 * i.blockCount + 1 + 9);
-    const count = (pred: (n: string) => boolean) =>
-      gguf.tensors.filter((t) => pred(t.name)).reduce((s, t) => s + t.nElements, 0);
-    expect(count((n) => !n.startsWith('eagle.'))).toBe(i.parameters);
-    expect(count((n) => n.startsWith('eagle.'))).toBe(i.draftParameters);
+    const eagleParams = gguf.tensors.filter((t) => t.name.startsWith('eagle.')).reduce((s, t) => s + t.nElements, 0);
+    expect(eagleParams).toBe(i.draftParameters);
     expect(LAYER_SUFFIXES.length).toBe(9);
     expect(gguf.getString('bitexit.eagle.layout')).toBe('eagle1');
     expect(gguf.getString('bitexit.eagle.feature')).toBe('output_norm');
+    expect(gguf.getNumber('bitexit.quant.bits_per_weight')).toBeCloseTo(i.matrixBitsPerWeight, 3);
+    expect(i.matrixBitsPerWeight).toBeLessThanOrEqual(2.9);
   });
 
   it('holds trained, finite weights', async () => {
