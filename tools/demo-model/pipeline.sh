@@ -14,7 +14,14 @@ $PY $D/tokenizer.py --data $R/data --out $R                                     
 $PY $D/train.py --data $R/data --out $R --minutes "$MINUTES"                      # 3. main training
 $PY $D/train_eagle.py --data $R/data --out $R --minutes "$EAGLE_MINUTES"          # 4. EAGLE-1 draft head
 $PY $D/export_gguf.py --ckpt $R/ckpt.pt --eagle $R/eagle.pt --tokenizer $R/tokenizer.model \
-  --out packages/model-demo/model/bitexit-demo.gguf                             # 5. GGUF
+  --out $R/bitexit-demo-f16.gguf                                                # 5. F16 GGUF
 $PY $D/sample.py --ckpt $R/ckpt.pt --tokenizer $R/tokenizer.model \
   --golden packages/model-demo/src/golden.json                                  # 6. samples + test goldens
 $PY $D/plot.py $R/loss.csv                                                      # 7. loss plot
+# 8. quantize with bitexit's own quantizer (~10 min idle), then train the SpecEE predictors on the result (~3 min)
+M=packages/model-demo/model
+dd if=$R/data/train.txt of=$R/calib.txt bs=1 skip=100000 count=200000 status=none
+head -c 400000 $R/data/train.txt > $R/exits-train.txt
+node packages/cli/bin/bitexit.js quantize $R/bitexit-demo-f16.gguf -o $M/bitexit-demo.gguf --bits 2.9 --calib $R/calib.txt --backend cpu
+node packages/cli/bin/bitexit.js train-exits -m $M/bitexit-demo.gguf --text $R/exits-train.txt --drafter eagle -n 8192 --backend cpu \
+  -o $M/bitexit-demo.exits.gguf
