@@ -788,7 +788,8 @@ export class WebGpuBackend implements Backend {
         bxParams: ch.bxParams ?? [],
       };
       const [rs, m] = roles([['x', h, 'f32', false], ['out', logits, 'f32', true]]);
-      add(head.bx ? K.matvecBx(shape, head.bx.G, feat, rs) : K.matvec(shape, feat, rs), m, weightRes(head, ch), slots[i]);
+      const v4 = (op.lmHead.dtype === 'f32' || op.lmHead.dtype === 'f16') && dim % 4 === 0;
+      add(head.bx ? K.matvecBx(shape, head.bx.G, feat, rs) : K.matvec(shape, feat, rs, v4), m, weightRes(head, ch, undefined, v4), slots[i]);
     });
     {
       const [rs, m] = roles([['logits', logits, 'f32', false], ['drafts', drafts, 'i32', false], ['exit', exit, 'i32', true]]);
