@@ -272,6 +272,7 @@ export function matmulTiled(s: MatmulShape, roles: RoleBinding[]): KernelSource 
     body: `${ROWS_FN}
 var<workgroup> Ws: array<array<f32, ${TILE + 1}>, ${TILE}>;
 var<workgroup> Xs: array<array<f32, ${TILE + 1}>, ${TILE}>;
+${s.dtype === 'bx' ? `var<workgroup> Sz: array<vec2<f32>, ${TILE}>;` : ''}
 @compute @workgroup_size(${TILE}, ${TILE}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
   let lx = l.x;
   let ly = l.y;
@@ -284,7 +285,16 @@ var<workgroup> Xs: array<array<f32, ${TILE + 1}>, ${TILE}>;
     let wr = r0 + ly;
     let k = k0 + lx;
     var wv = 0.0;
-    if (wr < prm.rowCount && k < K) { wv = ${wElem(s.dtype, 'wr', 'k')}; }
+    ${
+      s.dtype === 'bx'
+        ? `// A 16-column step lies inside one column group: one thread per row decodes its scale and zero.
+    let g = k0 / prm.wt_G;
+    let gt = wt_g[g];
+    if (lx == 0u && wr < prm.rowCount) { Sz[ly] = wt_sz(wr, g, gt); }
+    workgroupBarrier();
+    if (wr < prm.rowCount && k < K) { let sz = Sz[ly]; wv = sz.x * (f32(wt_code(wr, k, gt)) - sz.y); }`
+        : `if (wr < prm.rowCount && k < K) { wv = ${wElem(s.dtype, 'wr', 'k')}; }`
+    }
     Ws[ly][lx] = wv;
     var xv = 0.0;
     if (t0 + ly < m && k < K) { xv = R_x[(t0 + ly) * K + k]; }
