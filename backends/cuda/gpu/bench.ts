@@ -24,16 +24,21 @@ function tensor(name: string, dtype: WeightDType, shape: number[], data: Uint8Ar
   return { name, dtype, shape, data } as unknown as HostTensor;
 }
 
-export async function benchCopyBandwidth(b: CudaBackend): Promise<{ bytes: number; msPerCopy: number; gbPerS: number }> {
-  const bytes = 512 * 2 ** 20;
+/** Small shapes for a smoke run of the benchmark code itself (`--small`; e.g. on the host emulator). */
+export const SMALL_SHAPES: [number, number][] = [
+  [64, 256],
+  [256, 128],
+];
+
+export async function benchCopyBandwidth(b: CudaBackend, bytes = 512 * 2 ** 20): Promise<{ bytes: number; msPerCopy: number; gbPerS: number }> {
   const ms = await b.benchCopy(bytes, 20);
   // A device-to-device copy reads and writes `bytes`.
   return { bytes, msPerCopy: ms, gbPerS: (2 * bytes) / (ms * 1e6) };
 }
 
-export async function benchMatvec(b: CudaBackend, copyGBs: number, log: (s: string) => void) {
+export async function benchMatvec(b: CudaBackend, copyGBs: number, log: (s: string) => void, shapes = LLAMA2_7B_SHAPES) {
   const rows = [];
-  for (const [N, K] of LLAMA2_7B_SHAPES) {
+  for (const [N, K] of shapes) {
     const bxBlob = syntheticBx(N, K);
     const wBx = await b.uploadWeight(tensor(`bx ${N}x${K}`, 'bx', [N, K], bxBlob));
     const wF16 = await b.uploadWeight(tensor(`f16 ${N}x${K}`, 'f16', [N, K], syntheticF16(N, K)));

@@ -2,13 +2,13 @@
  * The GPU bundle's entry point (bundled into one file by scripts/gpu-bundle.mjs,
  * with `vitest` mapped to ./vitest-shim.ts): runs the CUDA conformance suite
  * and the benchmarks, prints a summary and writes everything as JSON.
- * Usage: node bitexit-cuda-check.mjs [results.json] [--no-bench] [--no-conformance]
+ * Usage: node bitexit-cuda-check.mjs [results.json] [--no-bench] [--no-conformance] [--no-models] [--small]
  * Exit status: 0 all passed, 1 failures, 2 CUDA unavailable.
  */
 import { writeFileSync } from 'node:fs';
 import { defineConformanceSuite } from '@bitexit/conformance';
 import { createCudaBackendInstance, cudaBackendProvider, loadNative } from '../src/index.js';
-import { BATCHES, LLAMA2_7B, benchCopyBandwidth, benchDecode, benchMatvec } from './bench.js';
+import { BATCHES, LLAMA2_7B, SMALL_SHAPES, benchCopyBandwidth, benchDecode, benchMatvec, type DecodeConfig } from './bench.js';
 import { runRegistered, type TestResult } from './vitest-shim.js';
 
 const args = process.argv.slice(2);
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   log(`CUDA: ${availability.detail}`);
   let failed = 0;
   if (!args.includes('--no-conformance')) {
-    defineConformanceSuite({ provider: cudaBackendProvider });
+    defineConformanceSuite({ provider: cudaBackendProvider, models: !args.includes('--no-models') });
     const tests: TestResult[] = await runRegistered((r) => {
       if (r.status === 'failed') log(`FAIL ${r.name}\n  ${r.message?.split('\n').slice(0, 6).join('\n  ')}`);
     });
@@ -48,9 +48,12 @@ async function main(): Promise<number> {
   if (!args.includes('--no-bench')) {
     const b = await createCudaBackendInstance();
     try {
-      const copy = await benchCopyBandwidth(b);
+      // --small: tiny shapes, to smoke-test this code (numbers meaningless).
+      const small = args.includes('--small');
+      const model: DecodeConfig = small ? { layers: 4, dim: 64, ffn: 128, vocab: 64, heads: 4, context: 32 } : LLAMA2_7B;
+      const copy = await benchCopyBandwidth(b, small ? 2 ** 20 : 512 * 2 ** 20);
       log(`cudaMemcpy device-to-device: ${copy.gbPerS.toFixed(0)} GB/s (read + write)`);
-      const matvec = await benchMatvec(b, copy.gbPerS, log);
+      const matvec = await benchMatvec(b, copy.gbPerS, log, small ? SMALL_SHAPES : undefined);
       const decode: Record<string, unknown>[] = [];
       const runs: [string, 'f16' | 'bx', boolean][] = [
         ['f16', 'f16', false],
@@ -60,7 +63,7 @@ async function main(): Promise<number> {
       const tps: Record<string, number> = {};
       for (const [name, dtype, exit] of runs) {
         try {
-          const r = await benchDecode(b, LLAMA2_7B, dtype, 64, log, exit);
+          const r = await benchDecode(b, model, dtype, small ? 4 : 64, log, exit);
           tps[name] = r.tokensPerSecond;
           decode.push({ name, ...r });
         } catch (e) {
@@ -76,7 +79,7 @@ async function main(): Promise<number> {
         copy,
         batches: BATCHES,
         matvec,
-        decode: { model: LLAMA2_7B, runs: decode, speedupBxOverF16: speedup, speedupBxExitOverF16: speedupExit },
+        decode: { model, runs: decode, speedupBxOverF16: speedup, speedupBxExitOverF16: speedupExit },
       };
     } catch (e) {
       log(`benchmarks failed: ${(e as Error).stack ?? e}`);

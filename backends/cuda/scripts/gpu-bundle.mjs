@@ -52,7 +52,7 @@ writeFileSync(
   join(out, 'run.sh'),
   `#!/bin/sh
 # bitexit CUDA check: conformance suite + benchmarks. Needs only the NVIDIA driver.
-# Usage: ./run.sh [results.json] [--no-bench] [--no-conformance]
+# Usage: ./run.sh [results.json] [--no-bench] [--no-conformance] [--no-models]
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
 NODE="$DIR/node"
