@@ -82,17 +82,22 @@ function logProb(v: Float32Array, target: number): number {
   return v[target]! - max - Math.log(sum);
 }
 
-/** Greedy continuations of every prompt; decode time summed from the stats. */
-async function continuations(model: Model, prompts: number[][], newTokens: number, earlyExit: boolean) {
-  const runs: GenerationResult[] = [];
+interface Continuations {
+  runs: GenerationResult[];
+  tps: number;
+  decoded: number;
+  decodeMs: number;
+  layersMean: number;
+  draftMs: number;
+}
+
+function summarize(model: Model, runs: GenerationResult[]): Continuations {
   let decodeMs = 0;
   let decoded = 0;
   let layers = 0;
   let steps = 0;
   let draftMs = 0;
-  for (const p of prompts) {
-    const r = await model.generate(p, { temperature: 0, maxTokens: newTokens, earlyExit }).result;
-    runs.push(r);
+  for (const r of runs) {
     const n = r.tokens.length - 1;
     if (n > 0 && r.stats.decodeTokensPerSecond > 0) {
       decodeMs += (n * 1000) / r.stats.decodeTokensPerSecond;
@@ -105,6 +110,20 @@ async function continuations(model: Model, prompts: number[][], newTokens: numbe
     }
   }
   return { runs, tps: decodeMs > 0 ? (decoded * 1000) / decodeMs : 0, decoded, decodeMs, layersMean: steps ? layers / steps : model.config.nLayers, draftMs };
+}
+
+/**
+ * Greedy continuations of every prompt without and with exit, interleaved prompt by prompt so both
+ * see the same machine load (timings on a shared machine drift over minutes).
+ */
+async function pairedContinuations(model: Model, prompts: number[][], newTokens: number) {
+  const plain: GenerationResult[] = [];
+  const exit: GenerationResult[] = [];
+  for (const p of prompts) {
+    plain.push(await model.generate(p, { temperature: 0, maxTokens: newTokens, earlyExit: false }).result);
+    exit.push(await model.generate(p, { temperature: 0, maxTokens: newTokens, earlyExit: true }).result);
+  }
+  return { plain: summarize(model, plain), exit: summarize(model, exit) };
 }
 
 export async function evalExitsDecoding(o: DecodeEvalOptions): Promise<DecodeEvalRow[]> {
@@ -135,8 +154,7 @@ export async function evalExitsDecoding(o: DecodeEvalOptions): Promise<DecodeEva
       full.push(await model.logits(seqs[i]!));
       progress('full depth', i + 1, seqs.length);
     }
-    await continuations(model, prompts.slice(0, 1), 8, false); // warm-up (JIT)
-    const plain = await continuations(model, prompts, newTokens, false);
+    await model.generate(prompts[0]!, { temperature: 0, maxTokens: 8 }).result; // warm-up (JIT)
 
     const rows: DecodeEvalRow[] = [];
     const thresholds = o.thresholds ?? [o.exits.threshold];
@@ -144,11 +162,11 @@ export async function evalExitsDecoding(o: DecodeEvalOptions): Promise<DecodeEva
     for (const kvPolicy of policies) {
       // The predictors' own cost: exit decoding in which no predictor ever fires.
       await model.enableEarlyExit(createEarlyExit(o.exits, handle.drafter, { threshold: Infinity, kvPolicy }));
-      const never = await continuations(model, prompts, newTokens, true);
+      const { plain: basePlain, exit: never } = await pairedContinuations(model, prompts, newTokens);
       // Per token: (exit step that never exits) − (plain step) − (drafter), as a share of the former.
       const perToken = (r: { decodeMs: number; decoded: number }) => (r.decoded ? r.decodeMs / r.decoded : 0);
       const tNever = perToken(never);
-      const predictorShare = tNever > 0 ? Math.max(0, tNever - perToken(plain) - (never.decoded ? never.draftMs / never.decoded : 0)) / tNever : 0;
+      const predictorShare = tNever > 0 ? Math.max(0, tNever - perToken(basePlain) - (never.decoded ? never.draftMs / never.decoded : 0)) / tNever : 0;
       for (const threshold of thresholds) {
         aborted();
         // A fresh scheduler per setting: the online history starts empty, then persists over the whole evaluation.
@@ -173,7 +191,7 @@ export async function evalExitsDecoding(o: DecodeEvalOptions): Promise<DecodeEva
           }
           progress(`exit ${kvPolicy} @${threshold}`, i + 1, seqs.length);
         }
-        const withExit = await continuations(model, prompts, newTokens, true);
+        const { plain, exit: withExit } = await pairedContinuations(model, prompts, newTokens);
         let same = 0;
         let prefix = 0;
         let total = 0;
