@@ -75,6 +75,16 @@ async function findAdapter(options: WebGpuBackendOptions): Promise<{ adapter: GP
   return { adapter };
 }
 
+/** The name of a CPU-emulated adapter (lavapipe/llvmpipe, SwiftShader, a fallback adapter), else null. */
+export function softwareAdapter(adapter: GPUAdapter): string | null {
+  const info = (adapter as { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
+  const text = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ');
+  const m = /llvmpipe|lavapipe|swiftshader/i.exec(text);
+  if (m) return m[0];
+  if (info?.isFallbackAdapter || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter) return 'a fallback adapter';
+  return null;
+}
+
 function describe(adapter: GPUAdapter): string {
   const info = (adapter as { info?: GPUAdapterInfo }).info;
   const parts = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s && String(s).trim());
@@ -196,7 +206,11 @@ export const webgpuBackendProvider: BackendProvider = {
       const found = await findAdapter({});
       if ('reason' in found) return { ok: false, reason: found.reason };
       const feats = ['shader-f16', 'subgroups'].filter((f) => found.adapter.features.has(f));
-      return { ok: true, detail: `${describe(found.adapter)} (features: ${feats.join(', ') || 'none of shader-f16/subgroups'})` };
+      const detail = `${describe(found.adapter)} (features: ${feats.join(', ') || 'none of shader-f16/subgroups'})`;
+      const software = softwareAdapter(found.adapter);
+      return software
+        ? { ok: true, detail, notForAuto: `${software} is a software adapter (the GPU is emulated on the CPU, slower than the CPU backend); select it explicitly with --backend webgpu` }
+        : { ok: true, detail };
     } catch (e) {
       return { ok: false, reason: `probe failed: ${(e as Error).message}` };
     }

@@ -51,7 +51,17 @@ export interface Backend {
   dispose(): Promise<void>;
 }
 
-export type Availability = { ok: true; detail: string } | { ok: false; reason: string };
+export type Availability =
+  | {
+      ok: true;
+      detail: string;
+      /**
+       * Set when the backend works but `auto` should pass over it (e.g. a software GPU adapter that is
+       * slower than the CPU backend): the reason `auto` reports. Selecting the backend by name still works.
+       */
+      notForAuto?: string;
+    }
+  | { ok: false; reason: string };
 
 export interface BackendCreateOptions {
   /** Backend-specific knobs (thread count, adapter preference, ...). */

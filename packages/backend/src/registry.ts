@@ -74,6 +74,10 @@ export async function createBackend(name: string = 'auto', options?: BackendCrea
       skipped.push({ name: p.name, reason: a.reason });
       continue;
     }
+    if (a.notForAuto) {
+      skipped.push({ name: p.name, reason: a.notForAuto });
+      continue;
+    }
     try {
       return { backend: await p.create(options), skipped };
     } catch (e) {

@@ -96,7 +96,9 @@ export async function diagnoseBackends(): Promise<DoctorEntry[]> {
     available: r.availability.ok,
     priority: r.priority,
     description: r.description,
-    ...(r.availability.ok ? { detail: r.availability.detail } : { reason: r.availability.reason }),
+    ...(r.availability.ok
+      ? { detail: r.availability.detail + (r.availability.notForAuto ? `; not chosen by auto: ${r.availability.notForAuto}` : '') }
+      : { reason: r.availability.reason }),
   }));
   for (const m of missing) {
     if (out.some((e) => e.name === m.name)) continue;
