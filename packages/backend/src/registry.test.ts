@@ -36,6 +36,15 @@ describe('backend registry', () => {
     ]);
   });
 
+  it('auto passes over a backend that is available but not meant for auto; naming it still works', async () => {
+    registerBackend(provider('cpu', 0, true));
+    registerBackend({ ...provider('soft-gpu', 10, true), probe: async () => ({ ok: true, detail: 'llvmpipe', notForAuto: 'software adapter' }) });
+    const auto = await createBackend('auto');
+    expect(auto.backend.capabilities.name).toBe('cpu');
+    expect(auto.skipped).toEqual([{ name: 'soft-gpu', reason: 'software adapter' }]);
+    expect((await createBackend('soft-gpu')).backend.capabilities.name).toBe('soft-gpu');
+  });
+
   it('an explicit backend that cannot run fails loudly with the reason, never falling back', async () => {
     registerBackend(provider('cpu', 0, true));
     registerBackend(provider('webgpu', 10, false, 'no WebGPU adapter (lavapipe not installed)'));
