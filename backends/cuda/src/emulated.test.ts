@@ -31,7 +31,9 @@ if (!hasCxx) {
 // than 8 rows (the T = 8 chunk loop), 128-bit loads on wide rows; the emulated CUDA backend
 // against the CPU reference on the same synthetic weights.
 describe.skipIf(!hasCxx)('emulated CUDA vs CPU on wide products', () => {
-  it('bx [8, 8192] (split-K) and f16 [40, 1024], batches of 1 and 11 rows', async () => {
+  it('bx [8, 8192] (split-K), bx test vectors with outliers, f16 [40, 1024]: 1, 5 rows (matvec), 11, 40 rows (tiled prefill)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const vector = (name: string) => new Uint8Array(readFileSync(join(root, '../../packages/format/test-vectors/bx', `${name}.bin`)));
     const { createCpuBackend } = await import('@bitexit/backend-cpu');
     const { syntheticBx, syntheticF16 } = await import('../gpu/synthetic.js');
     const addon = execFileSync(process.execPath, [join(root, 'scripts/build-emu.mjs')], { encoding: 'utf8' }).trim().split('\n').pop()!;
@@ -40,9 +42,12 @@ describe.skipIf(!hasCxx)('emulated CUDA vs CPU on wide products', () => {
     const cases: [string, 'bx' | 'f16', number, number, Uint8Array][] = [
       ['bx', 'bx', 8, 8192, syntheticBx(8, 8192, 3)],
       ['f16', 'f16', 40, 1024, syntheticF16(40, 1024, 4)],
+      // Format test vectors with ELL outliers (C = 3), a partial 3-bit group and second order.
+      ['bx-outliers', 'bx', 4, 96, vector('outliers')],
+      ['bx-partial-3bit', 'bx', 3, 40, vector('partial-3bit')],
     ];
     for (const [name, dtype, N, K, data] of cases) {
-      for (const rows of [1, 11]) {
+      for (const rows of [1, 5, 11, 40]) {
         const x = new Float32Array(rows * K).map((_, i) => Math.sin(i * 0.61) * 0.5);
         const outs: Float32Array[] = [];
         for (const b of [gpu, cpu]) {

@@ -395,11 +395,105 @@ static void launchDense(cudaStream_t s, RunState* rs, int fixedRows, int maxRows
     denseMatvec<DT, 8><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, x, w, bias, hasBias, out);
 }
 
+// ----------------------------------------------------------------- matrix-matrix product (prefill)
+
+#define MM_BM 64   // output features per block
+#define MM_BN 32   // token rows per block
+#define MM_BK 32   // K step
+
+/** One weight element without outliers: bx as s·(q − z) (outliers are added by bxOutliersAdd), others decoded. */
+__device__ __forceinline__ float tileElem(const WeightRef& w, int64_t r, int64_t c) {
+  if (w.dtype != DT_BX) return loadElem(w, r * w.cols + c);
+  const BxDev& d = w.bx;
+  const int64_t g = c / d.G;
+  return bxScale(d, r, g) * (float)((int)bxCode(d, r, c) - (int)bxZero(d, r, g));
+}
+
+/**
+ * Prefill product: out[t, r] = W[r] · x[t] for many token rows. Each block
+ * dequantizes a 64×32 tile of W into shared memory once (exact f32, any
+ * storage type) and multiplies it with 32 token rows, so the weights are read
+ * once per 32 rows instead of once per 8. Plain f32 FMAs (no tensor cores):
+ * the numerics stay those of the f32 reference.
+ */
+__global__ void __launch_bounds__(256) tiledMatmul(RunState* rs, int fixedRows, const float* __restrict__ x, WeightRef w, WeightRef bias, int hasBias,
+                                                    float* __restrict__ out) {
+  if (skipped(rs)) return;
+  const int n = activeRows(rs, fixedRows);
+  const int64_t N = w.rows, K = w.cols;
+  const int64_t r0 = (int64_t)blockIdx.x * MM_BM;
+  const int t0 = blockIdx.y * MM_BN;
+  if (t0 >= n) return;
+  __shared__ float Ws[MM_BK][MM_BM + 1];
+  __shared__ float Xs[MM_BN][MM_BK + 1];
+  const int tid = threadIdx.x;
+  const int tr = tid % MM_BM;        // output feature in the tile
+  const int tc = (tid / MM_BM) * 8;  // first of this thread's 8 token rows
+  float acc[8];
+#pragma unroll
+  for (int j = 0; j < 8; j++) acc[j] = 0.f;
+  for (int64_t k0 = 0; k0 < K; k0 += MM_BK) {
+    for (int e = tid; e < MM_BM * MM_BK; e += blockDim.x) {
+      const int rr = e / MM_BK, kk = e % MM_BK;
+      const int64_t r = r0 + rr, c = k0 + kk;
+      Ws[kk][rr] = (r < N && c < K) ? tileElem(w, r, c) : 0.f;
+    }
+    for (int e = tid; e < MM_BN * MM_BK; e += blockDim.x) {
+      const int tt = e / MM_BK, kk = e % MM_BK;
+      const int t = t0 + tt;
+      const int64_t c = k0 + kk;
+      Xs[tt][kk] = (t < n && c < K) ? x[(int64_t)t * K + c] : 0.f;
+    }
+    __syncthreads();
+#pragma unroll 4
+    for (int kk = 0; kk < MM_BK; kk++) {
+      const float wv = Ws[kk][tr];
+#pragma unroll
+      for (int j = 0; j < 8; j++) acc[j] = fmaf(wv, Xs[tc + j][kk], acc[j]);
+    }
+    __syncthreads();
+  }
+  const int64_t r = r0 + tr;
+  if (r >= N) return;
+  const float b = hasBias ? loadElem(bias, r) : 0.f;
+#pragma unroll
+  for (int j = 0; j < 8; j++) {
+    const int t = t0 + tc + j;
+    if (t < n) out[(int64_t)t * N + r] = acc[j] + b;
+  }
+}
+
+/** Adds a bx matrix's outliers, v·x[t, c], to the tiled product's output (one thread per (row, token row)). */
+__global__ void bxOutliersAdd(RunState* rs, int fixedRows, BxDev d, const float* x, float* out) {
+  if (skipped(rs)) return;
+  const int t = blockIdx.y;
+  if (t >= activeRows(rs, fixedRows)) return;
+  const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (r >= d.N) return;
+  float acc = 0.f;
+  for (int j = 0; j < d.C; j++) {
+    const uint32_t e = d.outl[r * d.C + j];
+    if (e == 0) break;
+    acc = fmaf(halfBits((uint16_t)(e >> 16)), x[(int64_t)t * d.K + (e & 0xffffu)], acc);
+  }
+  out[(int64_t)t * d.N + r] += acc;
+}
+
+/** Token rows above which a product goes through the tiled (prefill) kernel. */
+#define MM_TILED_ROWS 8
+
 static void matmulImpl(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
                        float* xsum, int splits) {
   WeightRef none{};
   const WeightRef& b = bias ? *bias : none;
   const int hasBias = bias ? 1 : 0;
+  const int rowsMax = fixedRows > 0 ? fixedRows : maxRows;
+  if (rowsMax > MM_TILED_ROWS) {
+    const dim3 grid((unsigned)((w.rows + MM_BM - 1) / MM_BM), (unsigned)((rowsMax + MM_BN - 1) / MM_BN));
+    tiledMatmul<<<grid, 256, 0, s>>>(rs, fixedRows, x, w, b, hasBias, out);
+    if (w.dtype == DT_BX && w.bx.C > 0) bxOutliersAdd<<<dim3((unsigned)((w.bx.N + 127) / 128), rowsMax), 128, 0, s>>>(rs, fixedRows, w.bx, x, out);
+    return;
+  }
   switch (w.dtype) {
     case DT_F32: launchDense<DT_F32>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out); return;
     case DT_F16: launchDense<DT_F16>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out); return;
