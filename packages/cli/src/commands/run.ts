@@ -79,7 +79,7 @@ export function runJson(result: GenerationResult, loadMs: number, seed: number, 
               layers_fraction: round(ee.layersFraction, 4),
               histogram: ee.histogram,
               kv_policy: exit.kvPolicy,
-              threshold: exit.threshold,
+              threshold: Number(exit.threshold.toPrecision(6)), // stored as f32 in the exits file
               drafter: exit.drafter,
             },
           }
