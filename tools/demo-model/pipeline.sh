@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bitexit demo model from nothing. Run from the repository root:
 #   bash tools/demo-model/pipeline.sh            # full run (~70 + 11 min of training on 2 CPU cores)
+#   STEPS=1822 bash tools/demo-model/pipeline.sh # step-based schedule: reproducible for the seed, whatever the machine's speed
 #   MINUTES=5 EAGLE_MINUTES=2 bash tools/demo-model/pipeline.sh   # quick smoke run
 # Uses Debian's /usr/bin/python3 (torch 1.13, sentencepiece, numpy), not a pyenv python.
 set -euo pipefail
@@ -11,7 +12,8 @@ MINUTES=${MINUTES:-70}
 EAGLE_MINUTES=${EAGLE_MINUTES:-11}
 node $D/corpus/generate.mjs --seed 1 --out $R/data --mb 24                      # 1. corpus (<1 s)
 $PY $D/tokenizer.py --data $R/data --out $R                                     # 2. tokenizer + pretokenise (~5 s)
-$PY $D/train.py --data $R/data --out $R --minutes "$MINUTES"                      # 3. main training
+if [ -n "${STEPS:-}" ]; then TRAIN_BUDGET=(--minutes 0 --max-steps "$STEPS"); else TRAIN_BUDGET=(--minutes "$MINUTES"); fi
+$PY $D/train.py --data $R/data --out $R "${TRAIN_BUDGET[@]}"                      # 3. main training
 $PY $D/train_eagle.py --data $R/data --out $R --minutes "$EAGLE_MINUTES"          # 4. EAGLE-1 draft head
 $PY $D/export_gguf.py --ckpt $R/ckpt.pt --eagle $R/eagle.pt --tokenizer $R/tokenizer.model \
   --out $R/bitexit-demo-f16.gguf                                                # 5. F16 GGUF

@@ -7,7 +7,8 @@ Stops by itself after --minutes of wall time or --max-steps steps, whichever com
 The learning rate follows linear warmup then cosine decay over *training progress*, where
 progress = max(step / max_steps, elapsed / budget) — so the schedule always completes inside
 the wall-time budget whatever the machine's speed (on a given machine the run is reproducible
-up to where the wall clock cuts it). Writes OUT/loss.csv (one row per step, held-out loss on the
+up to where the wall clock cuts it). With --minutes 0 there is no wall-time budget: progress is
+step / max_steps only, and a run is deterministic for the seed (same torch build and thread count). Writes OUT/loss.csv (one row per step, held-out loss on the
 rows where it was evaluated), OUT/ckpt.pt every --ckpt-minutes and at the end, OUT/config.json.
 """
 import argparse, csv, json, math, os, time
@@ -99,7 +100,7 @@ def main():
     w = csv.writer(fcsv)
     if new_file:
         w.writerow(['step', 'elapsed_s', 'lr', 'train_loss', 'tokens', 'tokens_per_s', 'heldout_loss'])
-    budget = args.minutes * 60
+    budget = args.minutes * 60 if args.minutes > 0 else math.inf  # --minutes 0: step-based, reproducible
     t_start = time.time() - elapsed0
     last_ckpt = last_eval = time.time()
     tok_per_step = args.batch * margs.max_seq_len
