@@ -4,7 +4,7 @@
 // only the NVIDIA driver: node (xz), the addon, one bundled script, the
 // fixture models, and run.sh. Stays under 40 MB.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -33,7 +33,8 @@ await build({
 
 // 2. The addon (absent when this machine has no nvcc: the bundle then reports that).
 const addon = join(root, 'build/Release/bitexit_cuda.node');
-if (existsSync(addon)) copyFileSync(addon, join(out, 'bitexit_cuda.node'));
+// xz-compressed like node (the fat binary shrinks by more than half); run.sh unpacks both.
+if (existsSync(addon)) execFileSync('sh', ['-c', `xz -9 -T0 -c "${addon}" > "${join(out, 'bitexit_cuda.node.xz')}"`], { stdio: 'inherit' });
 else console.warn(`gpu:bundle: ${addon} does not exist (no nvcc here?); the bundle will report it`);
 
 // 3. Node itself, xz-compressed.
@@ -55,18 +56,22 @@ writeFileSync(
 # Usage: ./run.sh [results.json] [--no-bench] [--no-conformance] [--no-models]
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
-NODE="$DIR/node"
-if [ ! -x "$NODE" ]; then
+unpack() { # unpack FILE.xz to FILE once
+  [ -f "$1" ] && return 0
+  [ -f "$1.xz" ] || return 0
   if command -v xz >/dev/null 2>&1; then
-    xz -dc "$DIR/node.xz" > "$NODE.tmp" || exit 1
+    xz -dc "$1.xz" > "$1.tmp" || exit 1
   elif command -v python3 >/dev/null 2>&1; then
-    python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$DIR/node.xz" > "$NODE.tmp" || exit 1
+    python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$1.xz" > "$1.tmp" || exit 1
   else
-    echo "run.sh: need xz or python3 to unpack node.xz" >&2
+    echo "run.sh: need xz or python3 to unpack $1.xz" >&2
     exit 1
   fi
-  chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE"
-fi
+  chmod +x "$1.tmp" && mv "$1.tmp" "$1"
+}
+NODE="$DIR/node"
+unpack "$NODE"
+unpack "$DIR/bitexit_cuda.node"
 OUT="$DIR/results.json"
 case "\${1:-}" in --*|"") ;; *) OUT="$1"; shift ;; esac
 BITEXIT_CUDA_ADDON="$DIR/bitexit_cuda.node" BITEXIT_FIXTURES="$DIR/fixtures" "$NODE" "$DIR/bitexit-cuda-check.mjs" "$OUT" "$@"
