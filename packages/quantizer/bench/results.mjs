@@ -13,41 +13,26 @@
  * When the backend has no bx kernel yet, bx tensors are dequantized to f32
  * at load (dequantizeBx, the normative values) — the numbers are identical.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCpuBackend } from '@bitexit/backend-cpu';
-import { loadModel, openModel } from '@bitexit/engine';
-import { dequantizeBx, encodeF32 } from '@bitexit/format';
-import { fixturesDir } from '@bitexit/format/node';
 import { quantizeModel } from '@bitexit/quantizer';
+import { argOpt, devSplit, fixtures, modelsIn, perplexity as pplOf } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const opt = (name, d) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : d;
-};
-const F = fixturesDir();
-if (!F) {
-  console.error('fixtures not found: set BITEXIT_FIXTURES');
-  process.exit(1);
-}
+const opt = (name, d) => argOpt(args, name, d);
+const F = fixtures();
 const chunks = Number(opt('--chunks', '100'));
 const only = opt('--only');
 const wanted = opt('--models', '260k,656k').split(',');
-const text = readFileSync(join(F, 'text/tinystories-dev.txt'), 'utf8');
-const cut = Math.floor(text.length * 0.8);
-const evalText = text.slice(0, cut);
-const calibText = text.slice(cut);
+const { evalText, calibText } = devSplit(F);
 const tmp = join(tmpdir(), `bitexit-quant-bench-${process.pid}`);
 mkdirSync(tmp, { recursive: true });
 
-const MODELS = {
-  '260k': { label: 'stories260K', path: join(F, 'stories260K/stories260K.gguf') },
-  '656k': { label: 'TinyStories-656K', path: join(F, 'tinystories-656k') },
-};
+const MODELS = modelsIn(F);
 
 const rtn = (b) => ({ widths: [b], bits: 16, clip: false });
 // Plain GPTQ (reference settings: no act-order, no scale refit) as the baseline; "GPTQ+" adds ours.
@@ -100,26 +85,7 @@ const ESSENTIAL = new Set([
 ]);
 const CONFIGS = args.includes('--full') || only ? ALL_CONFIGS : ALL_CONFIGS.filter(([name]) => ESSENTIAL.has(name));
 
-async function perplexity(path) {
-  const backend = await createCpuBackend();
-  const src = await openModel(path);
-  if (!backend.capabilities.weightDTypes.includes('bx')) {
-    for (const e of src.tensors.values()) {
-      if (e.dtype !== 'bx') continue;
-      const load = e.load;
-      e.load = async () => {
-        const t = await load();
-        return { name: t.name, dtype: 'f32', shape: t.shape, data: encodeF32(dequantizeBx(t.data)) };
-      };
-    }
-  }
-  const model = await loadModel(src, { backend, contextLength: 256 });
-  try {
-    return await model.perplexity(evalText, { ctx: 256, maxChunks: chunks });
-  } finally {
-    await model.dispose();
-  }
-}
+const perplexity = (path) => pplOf(path, evalText, chunks);
 
 const results = [];
 for (const key of wanted) {
