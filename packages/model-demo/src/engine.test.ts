@@ -9,8 +9,11 @@ import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { demoExitsPath, demoModelPath } from './index.js';
 import golden from './golden.json' with { type: 'json' };
 
-/** Held-out perplexity of the F16 model on eval/heldout-40k.txt (ctx 256, 10 chunks), measured with `bitexit eval ppl`. */
-const F16_HELDOUT_PPL = 1.70865;
+/**
+ * Held-out perplexity of the F16 model on eval/heldout-40k.txt (ctx 256, first 4 chunks), measured with
+ * `bitexit eval ppl --ctx 256 --max-chunks 4` on the F16 export (10 chunks: 1.70865, shipped file 1.7173).
+ */
+const F16_HELDOUT_PPL = 1.73334;
 
 function topK(v: Float32Array, k: number): number[] {
   return [...v.keys()].sort((a, b) => v[b]! - v[a]! || a - b).slice(0, k);
@@ -49,10 +52,10 @@ describe('demo model through the engine (CPU backend)', () => {
 
   it('loses at most 1.5% held-out perplexity to the F16 model', async () => {
     const text = readFileSync(new URL('../eval/heldout-40k.txt', import.meta.url), 'utf8');
-    const r = await model.perplexity(text, { ctx: 256, maxChunks: 10 });
+    const r = await model.perplexity(text, { ctx: 256, maxChunks: 4 });
     console.log(`[model-demo] held-out ppl ${r.ppl.toFixed(4)} (F16 ${F16_HELDOUT_PPL})`);
     expect(r.ppl).toBeLessThan(F16_HELDOUT_PPL * 1.015);
-  });
+  }, 240_000);
 
   it('decodes with early exit from the shipped predictors and EAGLE head', async () => {
     const exit = await enableEarlyExitFromFiles(model, demoModelPath());
