@@ -60,6 +60,23 @@ describe.skipIf(!GGUF)('engine generation on stories260K (CPU backend)', () => {
     await model?.dispose();
   });
 
+  it('nextLogits reuses the cached prefix and equals the full recomputation (extend, branch, shrink)', async () => {
+    const ids = model.tokenizer.encode('Once upon a time, there was a little girl named Lily. She liked to play.', { addBos: true });
+    const fresh = await load(); // the reference recomputes everything (logits() drops the cache)
+    const check = async (ctx: number[]) => {
+      const got = await model.nextLogits(ctx);
+      const want = (await fresh.logits(ctx)).at(-1)!;
+      let d = 0;
+      for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(got[i]! - want[i]!));
+      expect(d, `context of ${ctx.length}`).toBeLessThan(1e-5);
+    };
+    for (let n = 1; n <= ids.length; n += 3) await check(ids.slice(0, n)); // extends token by token
+    await check([...ids.slice(0, 6), 42, 43]); // branches off the cached prefix
+    await check(ids.slice(0, 4)); // shrinks
+    await expect(model.nextLogits([])).rejects.toThrow(/at least one token/);
+    await fresh.dispose();
+  });
+
   it('greedy reproduces the golden start, and its stats add up', async () => {
     expect(greedyText.startsWith(', there was a little girl named Lily.')).toBe(true);
     const r = await model.generate(PROMPT, { temperature: 0, maxTokens: 40 }).result;

@@ -193,6 +193,35 @@ export class Model {
   }
 
   /**
+   * Logits after the whole of `ids` (the prediction for the next token), reusing the KV cache of the
+   * longest prefix shared with the previous call, so a caller that extends its context token by token
+   * (a draft model) pays one step per new token instead of a prefill of everything.
+   */
+  async nextLogits(ids: number[]): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      this.checkIds(ids);
+      if (ids.length === 0) throw new InvalidOptionError('nextLogits needs at least one token');
+      if (ids.length > this.info.contextLength) throw new ContextLengthExceededError(ids.length, this.info.contextLength);
+      let common = 0;
+      const limit = Math.min(this.cached.length, ids.length - 1);
+      while (common < limit && this.cached[common] === ids[common]) common++;
+      this.cached.length = common;
+      let logits: Float32Array | null = null;
+      for (let start = common; start < ids.length; start += this.buffers.rows) {
+        const chunk = ids.slice(start, start + this.buffers.rows);
+        const inputs = [{ buffer: this.buffers.ids, data: Int32Array.from(chunk) }];
+        if (start + chunk.length < ids.length) {
+          await this.backend.run(this.programs.prefill, { pos: start, n: chunk.length, inputs });
+        } else {
+          logits = (await this.backend.run(this.programs.prefillLogits, { pos: start, n: chunk.length, inputs }))[0] as Float32Array;
+        }
+        this.cached.push(...chunk);
+      }
+      return logits!;
+    });
+  }
+
+  /**
    * Perplexity with llama.cpp's `llama-perplexity` protocol: the text is tokenised
    * once with BOS first and cut into consecutive chunks of `ctx` tokens; each
    * chunk starts with BOS and only its second half is scored.

@@ -260,6 +260,8 @@ export interface ModelPrograms {
   prefill: CompiledProgram;
   /** A chunk whose logits for every row are read back (perplexity, teacher forcing). */
   score: CompiledProgram;
+  /** A chunk that ends a context: only its last row's logits are read back (draft models). */
+  prefillLogits: CompiledProgram;
 }
 
 /** `mask`: compile for the SpecEE `mask` KV policy (attention masks exited positions; programs record depth). */
@@ -275,6 +277,7 @@ export function compilePrograms(backend: Backend, c: ModelConfig, w: ModelWeight
       outputs: [{ buffer: buf.token, rows: 1 }],
     }),
     prefill: make({ label: 'prefill', maxRows: buf.rows, ops: body, outputs: [] }),
+    prefillLogits: make({ label: 'prefill+logits', maxRows: buf.rows, ops: [...body, ...headOps(c, w, buf)], outputs: [{ buffer: buf.logits, rows: 1 }] }),
     score: make({
       label: 'score',
       maxRows: buf.rows,

@@ -4,10 +4,11 @@ import { topK } from '../math.js';
 
 /**
  * A small draft model of the same vocabulary, loaded by the engine
- * (`loadModel`): proposes its top-k next tokens. Correct first: each call
- * runs `model.logits` over the whole context (fresh KV cache), so a call
- * costs a prefill of the context; `proposeAll` gives every position of a
- * sequence in one pass (training-data collection).
+ * (`loadModel`): proposes its top-k next tokens. Each call runs
+ * `model.nextLogits(context)`, which reuses the draft model's KV cache for
+ * the prefix shared with the previous call, so decoding token by token costs
+ * one draft step per token; `proposeAll` gives every position of a sequence
+ * in one pass (training-data collection).
  */
 export class ModelDrafter implements Drafter {
   readonly kind = 'model';
@@ -20,8 +21,7 @@ export class ModelDrafter implements Drafter {
 
   async propose(context: readonly number[], k: number): Promise<number[]> {
     if (context.length === 0) return [];
-    const logits = await this.model.logits([...context]);
-    return topK(logits[logits.length - 1]!, k);
+    return topK(await this.model.nextLogits([...context]), k);
   }
 
   /** Proposals after every prefix of `ids` (entry t: the draft for ids[t+1]). */
