@@ -10,6 +10,7 @@ import {
   UnsupportedOpError,
   validateProgram,
   validateRunParams,
+  HandleChecks,
   type Backend,
   type BackendCapabilities,
   type BufferDType,
@@ -85,7 +86,7 @@ export class CpuBackend implements Backend {
   private readonly weights = new Map<number, WeightEntry>();
   private readonly programs = new Map<number, ProgramEntry>();
   /** Every handle this instance issued, to tell "released" from "foreign" in error messages. */
-  private readonly issued = new WeakSet<object>();
+  private readonly handles = new HandleChecks('cpu');
   private bytesInUse = 0;
   /** Bumped on every release; programs re-check their handles when it moved. */
   private releaseEpoch = 0;
@@ -173,7 +174,7 @@ export class CpuBackend implements Backend {
       byteLength: bytes,
     });
     this.weights.set(handle.id, { handle, data: stored });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += bytes;
     return handle;
   }
@@ -195,7 +196,7 @@ export class CpuBackend implements Backend {
       label,
     });
     this.buffers.set(handle.id, { handle, data });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += bytes;
     return handle;
   }
@@ -345,7 +346,7 @@ export class CpuBackend implements Backend {
       scratchBytes,
       checkedEpoch: this.releaseEpoch,
     });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += scratchBytes;
     return handle;
   }
@@ -391,50 +392,20 @@ export class CpuBackend implements Backend {
     if (this.disposed) throw new InvalidHandleError('cpu backend: this instance was disposed');
   }
 
-  private missing(kind: string, handle: { id?: unknown; label?: unknown; name?: unknown } | null | undefined): never {
-    const name = handle?.label ?? handle?.name ?? handle?.id;
-    if (handle && typeof handle === 'object' && this.issued.has(handle)) {
-      throw new InvalidHandleError(`cpu backend: ${kind} '${String(name)}' was released`);
-    }
-    throw new InvalidHandleError(`cpu backend: ${kind} '${String(name)}' does not belong to this backend instance`);
-  }
-
   private buffer(b: DeviceBuffer): BufferEntry {
-    const e = b?.kind === 'buffer' ? this.buffers.get(b.id) : undefined;
-    if (!e) return this.missing('buffer', b);
-    const h = e.handle;
-    if (b !== h && (b.dtype !== h.dtype || b.shape?.[0] !== h.shape[0] || b.shape?.[1] !== h.shape[1])) {
-      throw new InvalidHandleError(`cpu backend: buffer '${String(b.label)}' does not match the buffer it names (${h.dtype} [${h.shape.join(', ')}])`);
-    }
-    return e;
+    return this.handles.buffer(this.buffers, b);
   }
 
   private weight(w: DeviceWeight): WeightEntry {
-    const e = w?.kind === 'weight' ? this.weights.get(w.id) : undefined;
-    if (!e) return this.missing('weight', w);
-    const h = e.handle;
-    if (w !== h && (w.dtype !== h.dtype || String(w.shape) !== String(h.shape))) {
-      throw new InvalidHandleError(`cpu backend: weight '${String(w.name)}' does not match the weight it names (${h.dtype} [${h.shape.join(', ')}])`);
-    }
-    return e;
+    return this.handles.weight(this.weights, w);
   }
 
   private program(p: CompiledProgram): ProgramEntry {
-    const e = p?.kind === 'program' ? this.programs.get(p.id) : undefined;
-    return e ?? this.missing('program', p);
+    return this.handles.program(this.programs, p);
   }
 
   private write(e: BufferEntry, data: Float32Array | Int32Array, elementOffset: number): void {
-    const label = e.handle.label;
-    const want = e.data instanceof Float32Array ? Float32Array : Int32Array;
-    if (!(data instanceof want)) {
-      throw new InvalidProgramError(`buffer '${label}' is ${e.handle.dtype}: write a ${want.name}, not ${data?.constructor?.name ?? typeof data}`);
-    }
-    if (!Number.isInteger(elementOffset) || elementOffset < 0 || elementOffset + data.length > e.data.length) {
-      throw new InvalidProgramError(
-        `buffer '${label}': writing ${data.length} elements at offset ${elementOffset} overruns its ${e.data.length} elements`,
-      );
-    }
+    this.handles.checkWrite(e.handle, data, elementOffset);
     e.data.set(data, elementOffset);
   }
 }

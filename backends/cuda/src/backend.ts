@@ -14,6 +14,7 @@ import {
   UnsupportedOpError,
   validateProgram,
   validateRunParams,
+  HandleChecks,
   type Backend,
   type BackendCapabilities,
   type BufferDType,
@@ -152,7 +153,7 @@ export class CudaBackend implements Backend {
   private readonly buffers = new Map<number, BufferEntry>();
   private readonly weights = new Map<number, WeightEntry>();
   private readonly programs = new Map<number, ProgramEntry>();
-  private readonly issued = new WeakSet<object>();
+  private readonly handles = new HandleChecks('cuda');
   private bytesInUse = 0;
   private releaseEpoch = 0;
   private disposed = false;
@@ -232,7 +233,7 @@ export class CudaBackend implements Backend {
       byteLength: bytes,
     });
     this.weights.set(handle.id, { handle, nid, groups });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += bytes;
     return handle;
   }
@@ -253,7 +254,7 @@ export class CudaBackend implements Backend {
       label,
     });
     this.buffers.set(handle.id, { handle, nid, bytes });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += bytes;
     return handle;
   }
@@ -527,7 +528,7 @@ export class CudaBackend implements Backend {
       scratchBytes,
       checkedEpoch: this.releaseEpoch,
     });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += scratchBytes;
     return handle;
   }
@@ -612,48 +613,19 @@ export class CudaBackend implements Backend {
     if (this.disposed) throw new InvalidHandleError('cuda backend: this instance was disposed');
   }
 
-  private missing(kind: string, handle: { id?: unknown; label?: unknown; name?: unknown } | null | undefined): never {
-    const name = handle?.label ?? handle?.name ?? handle?.id;
-    if (handle && typeof handle === 'object' && this.issued.has(handle)) {
-      throw new InvalidHandleError(`cuda backend: ${kind} '${String(name)}' was released`);
-    }
-    throw new InvalidHandleError(`cuda backend: ${kind} '${String(name)}' does not belong to this backend instance`);
-  }
-
   private buffer(b: DeviceBuffer): BufferEntry {
-    const e = b?.kind === 'buffer' ? this.buffers.get(b.id) : undefined;
-    if (!e) return this.missing('buffer', b);
-    const h = e.handle;
-    if (b !== h && (b.dtype !== h.dtype || b.shape?.[0] !== h.shape[0] || b.shape?.[1] !== h.shape[1])) {
-      throw new InvalidHandleError(`cuda backend: buffer '${String(b.label)}' does not match the buffer it names (${h.dtype} [${h.shape.join(', ')}])`);
-    }
-    return e;
+    return this.handles.buffer(this.buffers, b);
   }
 
   private weight(w: DeviceWeight): WeightEntry {
-    const e = w?.kind === 'weight' ? this.weights.get(w.id) : undefined;
-    if (!e) return this.missing('weight', w);
-    const h = e.handle;
-    if (w !== h && (w.dtype !== h.dtype || String(w.shape) !== String(h.shape))) {
-      throw new InvalidHandleError(`cuda backend: weight '${String(w.name)}' does not match the weight it names (${h.dtype} [${h.shape.join(', ')}])`);
-    }
-    return e;
+    return this.handles.weight(this.weights, w);
   }
 
   private program(p: CompiledProgram): ProgramEntry {
-    const e = p?.kind === 'program' ? this.programs.get(p.id) : undefined;
-    return e ?? this.missing('program', p);
+    return this.handles.program(this.programs, p);
   }
 
   private checkWrite(e: BufferEntry, data: Float32Array | Int32Array, elementOffset: number): void {
-    const label = e.handle.label;
-    const want = e.handle.dtype === 'f32' ? Float32Array : Int32Array;
-    if (!(data instanceof want)) {
-      throw new InvalidProgramError(`buffer '${label}' is ${e.handle.dtype}: write a ${want.name}, not ${data?.constructor?.name ?? typeof data}`);
-    }
-    const length = e.bytes / 4;
-    if (!Number.isInteger(elementOffset) || elementOffset < 0 || elementOffset + data.length > length) {
-      throw new InvalidProgramError(`buffer '${label}': writing ${data.length} elements at offset ${elementOffset} overruns its ${length} elements`);
-    }
+    this.handles.checkWrite(e.handle, data, elementOffset);
   }
 }

@@ -12,6 +12,7 @@ import {
   UnsupportedOpError,
   validateProgram,
   validateRunParams,
+  HandleChecks,
   type Backend,
   type BackendCapabilities,
   type BufferDType,
@@ -147,7 +148,7 @@ export class WebGpuBackend implements Backend {
   private readonly buffers = new Map<number, BufferEntry>();
   private readonly weights = new Map<number, WeightEntry>();
   private readonly programs = new Map<number, ProgramEntry>();
-  private readonly issued = new WeakSet<object>();
+  private readonly handles = new HandleChecks('webgpu');
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private bytesInUse = 0;
   private releaseEpoch = 0;
@@ -280,7 +281,7 @@ export class WebGpuBackend implements Backend {
       byteLength: bytes,
     });
     this.weights.set(handle.id, { handle, rows, cols, chunks, bx, bytes: held });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += held;
     return handle;
   }
@@ -305,7 +306,7 @@ export class WebGpuBackend implements Backend {
       label,
     });
     this.buffers.set(handle.id, { handle, gpu, bytes: size });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += size;
     return handle;
   }
@@ -574,7 +575,7 @@ export class WebGpuBackend implements Backend {
       validation,
       checkedEpoch: this.releaseEpoch,
     });
-    this.issued.add(handle);
+    this.handles.issue(handle);
     this.bytesInUse += scratchBytes;
     return handle;
   }
@@ -991,49 +992,20 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  private missing(kind: string, handle: { id?: unknown; label?: unknown; name?: unknown } | null | undefined): never {
-    const name = handle?.label ?? handle?.name ?? handle?.id;
-    if (handle && typeof handle === 'object' && this.issued.has(handle)) {
-      throw new InvalidHandleError(`webgpu backend: ${kind} '${String(name)}' was released`);
-    }
-    throw new InvalidHandleError(`webgpu backend: ${kind} '${String(name)}' does not belong to this backend instance`);
-  }
-
   private buffer(b: DeviceBuffer): BufferEntry {
-    const e = b?.kind === 'buffer' ? this.buffers.get(b.id) : undefined;
-    if (!e) return this.missing('buffer', b);
-    const h = e.handle;
-    if (b !== h && (b.dtype !== h.dtype || b.shape?.[0] !== h.shape[0] || b.shape?.[1] !== h.shape[1])) {
-      throw new InvalidHandleError(`webgpu backend: buffer '${String(b.label)}' does not match the buffer it names (${h.dtype} [${h.shape.join(', ')}])`);
-    }
-    return e;
+    return this.handles.buffer(this.buffers, b);
   }
 
   private weight(w: DeviceWeight): WeightEntry {
-    const e = w?.kind === 'weight' ? this.weights.get(w.id) : undefined;
-    if (!e) return this.missing('weight', w);
-    const h = e.handle;
-    if (w !== h && (w.dtype !== h.dtype || String(w.shape) !== String(h.shape))) {
-      throw new InvalidHandleError(`webgpu backend: weight '${String(w.name)}' does not match the weight it names (${h.dtype} [${h.shape.join(', ')}])`);
-    }
-    return e;
+    return this.handles.weight(this.weights, w);
   }
 
   private program(p: CompiledProgram): ProgramEntry {
-    const e = p?.kind === 'program' ? this.programs.get(p.id) : undefined;
-    return e ?? this.missing('program', p);
+    return this.handles.program(this.programs, p);
   }
 
   private write(e: BufferEntry, data: Float32Array | Int32Array, elementOffset: number): void {
-    const label = e.handle.label;
-    const want = e.handle.dtype === 'f32' ? Float32Array : Int32Array;
-    if (!(data instanceof want)) {
-      throw new InvalidProgramError(`buffer '${label}' is ${e.handle.dtype}: write a ${want.name}, not ${data?.constructor?.name ?? typeof data}`);
-    }
-    const count = e.handle.shape[0] * e.handle.shape[1];
-    if (!Number.isInteger(elementOffset) || elementOffset < 0 || elementOffset + data.length > count) {
-      throw new InvalidProgramError(`buffer '${label}': writing ${data.length} elements at offset ${elementOffset} overruns its ${count} elements`);
-    }
+    this.handles.checkWrite(e.handle, data, elementOffset);
     if (data.length === 0) return;
     this.device.queue.writeBuffer(e.gpu, elementOffset * 4, data.buffer, data.byteOffset, data.byteLength);
   }

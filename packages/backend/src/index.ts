@@ -4,3 +4,4 @@ export * from './program.js';
 export * from './registry.js';
 export * from './resources.js';
 export * from './validate.js';
+export * from './handles.js';
