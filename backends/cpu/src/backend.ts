@@ -9,7 +9,6 @@ import {
   OutOfMemoryError,
   UnsupportedOpError,
   validateProgram,
-  validateRunParams,
   HandleChecks,
   type Backend,
   type BackendCapabilities,
@@ -88,8 +87,6 @@ export class CpuBackend implements Backend {
   /** Every handle this instance issued, to tell "released" from "foreign" in error messages. */
   private readonly handles = new HandleChecks('cpu');
   private bytesInUse = 0;
-  /** Bumped on every release; programs re-check their handles when it moved. */
-  private releaseEpoch = 0;
   private disposed = false;
 
   constructor(options: CpuBackendOptions = {}) {
@@ -236,7 +233,7 @@ export class CpuBackend implements Backend {
       default:
         throw new InvalidHandleError(`cpu backend: cannot release ${String((resource as { kind?: unknown })?.kind)}: not a buffer, weight or program`);
     }
-    this.releaseEpoch++;
+    this.handles.noteRelease();
   }
 
   memoryInUse(): number {
@@ -344,7 +341,7 @@ export class CpuBackend implements Backend {
       outputs,
       uses: [...uses.values()],
       scratchBytes,
-      checkedEpoch: this.releaseEpoch,
+      checkedEpoch: this.handles.epoch,
     });
     this.handles.issue(handle);
     this.bytesInUse += scratchBytes;
@@ -354,19 +351,8 @@ export class CpuBackend implements Backend {
   async run(program: CompiledProgram, params: RunParams): Promise<ReadbackData[]> {
     this.live();
     const p = this.program(program);
-    const { label, maxRows } = p.handle;
+    this.handles.checkRun(p, params, (kind, id) => (kind === 'buffer' ? this.buffers.has(id) : this.weights.has(id)));
     const { pos, n } = params;
-    validateRunParams(label, maxRows, n, pos);
-    if (pos + n > p.cacheRows) {
-      throw new InvalidProgramError(`program '${label}': positions ${pos}..${pos + n - 1} do not fit the KV cache of ${p.cacheRows} rows`);
-    }
-    if (p.checkedEpoch !== this.releaseEpoch) {
-      for (const u of p.uses) {
-        const live = u.kind === 'buffer' ? this.buffers.has(u.id) : this.weights.has(u.id);
-        if (!live) throw new InvalidHandleError(`program '${label}' uses ${u.kind} '${u.label}', which was released`);
-      }
-      p.checkedEpoch = this.releaseEpoch;
-    }
     if (params.inputs) {
       for (const input of params.inputs) this.write(this.buffer(input.buffer), input.data, 0);
     }

@@ -13,7 +13,6 @@ import {
   OutOfMemoryError,
   UnsupportedOpError,
   validateProgram,
-  validateRunParams,
   HandleChecks,
   type Backend,
   type BackendCapabilities,
@@ -155,7 +154,6 @@ export class CudaBackend implements Backend {
   private readonly programs = new Map<number, ProgramEntry>();
   private readonly handles = new HandleChecks('cuda');
   private bytesInUse = 0;
-  private releaseEpoch = 0;
   private disposed = false;
   /** Device work is serialised: one stream, one set of pinned staging buffers. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -310,7 +308,7 @@ export class CudaBackend implements Backend {
       default:
         throw new InvalidHandleError(`cuda backend: cannot release ${String((resource as { kind?: unknown })?.kind)}: not a buffer, weight or program`);
     }
-    this.releaseEpoch++;
+    this.handles.noteRelease();
   }
 
   memoryInUse(): number {
@@ -526,7 +524,7 @@ export class CudaBackend implements Backend {
       uses: [...uses.values()],
       sample,
       scratchBytes,
-      checkedEpoch: this.releaseEpoch,
+      checkedEpoch: this.handles.epoch,
     });
     this.handles.issue(handle);
     this.bytesInUse += scratchBytes;
@@ -536,19 +534,9 @@ export class CudaBackend implements Backend {
   async run(program: CompiledProgram, params: RunParams): Promise<ReadbackData[]> {
     this.live();
     const p = this.program(program);
-    const { label, maxRows } = p.handle;
+    this.handles.checkRun(p, params, (kind, id) => (kind === 'buffer' ? this.buffers.has(id) : this.weights.has(id)));
+    const { label } = p.handle;
     const { pos, n } = params;
-    validateRunParams(label, maxRows, n, pos);
-    if (pos + n > p.cacheRows) {
-      throw new InvalidProgramError(`program '${label}': positions ${pos}..${pos + n - 1} do not fit the KV cache of ${p.cacheRows} rows`);
-    }
-    if (p.checkedEpoch !== this.releaseEpoch) {
-      for (const u of p.uses) {
-        const live = u.kind === 'buffer' ? this.buffers.has(u.id) : this.weights.has(u.id);
-        if (!live) throw new InvalidHandleError(`program '${label}' uses ${u.kind} '${u.label}', which was released`);
-      }
-      p.checkedEpoch = this.releaseEpoch;
-    }
     const s = params.sampling;
     if (p.sample) {
       if (!s) throw new InvalidProgramError(`program '${label}': the sample op needs RunParams.sampling`);

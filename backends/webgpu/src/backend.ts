@@ -11,7 +11,6 @@ import {
   OutOfMemoryError,
   UnsupportedOpError,
   validateProgram,
-  validateRunParams,
   HandleChecks,
   type Backend,
   type BackendCapabilities,
@@ -151,7 +150,6 @@ export class WebGpuBackend implements Backend {
   private readonly handles = new HandleChecks('webgpu');
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private bytesInUse = 0;
-  private releaseEpoch = 0;
   private disposed = false;
   private lostReason: string | null = null;
   /** An asynchronous device error (e.g. out of memory on a buffer created synchronously), thrown by the next call. */
@@ -363,7 +361,7 @@ export class WebGpuBackend implements Backend {
       default:
         throw new InvalidHandleError(`webgpu backend: cannot release ${String((resource as { kind?: unknown })?.kind)}: not a buffer, weight or program`);
     }
-    this.releaseEpoch++;
+    this.handles.noteRelease();
   }
 
   memoryInUse(): number {
@@ -573,7 +571,7 @@ export class WebGpuBackend implements Backend {
       stagingBytes,
       scratchBytes,
       validation,
-      checkedEpoch: this.releaseEpoch,
+      checkedEpoch: this.handles.epoch,
     });
     this.handles.issue(handle);
     this.bytesInUse += scratchBytes;
@@ -802,19 +800,9 @@ export class WebGpuBackend implements Backend {
   async run(program: CompiledProgram, params: RunParams): Promise<ReadbackData[]> {
     this.live();
     const p = this.program(program);
-    const { label, maxRows } = p.handle;
+    this.handles.checkRun(p, params, (kind, id) => (kind === 'buffer' ? this.buffers.has(id) : this.weights.has(id)));
+    const { label } = p.handle;
     const { pos, n } = params;
-    validateRunParams(label, maxRows, n, pos);
-    if (pos + n > p.cacheRows) {
-      throw new InvalidProgramError(`program '${label}': positions ${pos}..${pos + n - 1} do not fit the KV cache of ${p.cacheRows} rows`);
-    }
-    if (p.checkedEpoch !== this.releaseEpoch) {
-      for (const u of p.uses) {
-        const live = u.kind === 'buffer' ? this.buffers.has(u.id) : this.weights.has(u.id);
-        if (!live) throw new InvalidHandleError(`program '${label}' uses ${u.kind} '${u.label}', which was released`);
-      }
-      p.checkedEpoch = this.releaseEpoch;
-    }
     if (p.validation) {
       const err = await p.validation;
       p.validation = null;

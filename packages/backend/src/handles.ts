@@ -4,13 +4,58 @@
  * "never ours" from "a forged copy that does not match", and check host writes.
  */
 import { InvalidHandleError, InvalidProgramError } from './errors.js';
+import type { RunParams } from './program.js';
 import type { CompiledProgram, DeviceBuffer, DeviceWeight } from './resources.js';
+import { validateRunParams } from './validate.js';
+
+/** What a compiled program remembers for the checks of `run`. */
+export interface RunnableEntry {
+  readonly handle: CompiledProgram;
+  /** Smallest KV cache (rows) the program writes or reads. */
+  readonly cacheRows: number;
+  /** Buffers and weights the program captured. */
+  readonly uses: readonly { kind: 'buffer' | 'weight'; id: number; label: string }[];
+  /** The release epoch at which `uses` were last found alive. */
+  checkedEpoch: number;
+}
 
 export class HandleChecks {
   /** Every handle this backend instance issued (released ones included). */
   private readonly issued = new WeakSet<object>();
 
+  /** Bumped on every release; programs re-check their handles when it moved. */
+  private releases = 0;
+
   constructor(private readonly backendName: string) {}
+
+  /** The current release epoch (store it in a new program entry). */
+  get epoch(): number {
+    return this.releases;
+  }
+
+  /** Call after every release. */
+  noteRelease(): void {
+    this.releases++;
+  }
+
+  /**
+   * The checks of `run` before any work: the run's scalars, room in the KV cache, and that nothing the
+   * program captured was released since it last ran (`live` tells whether a buffer or weight id still exists).
+   */
+  checkRun(p: RunnableEntry, params: RunParams, live: (kind: 'buffer' | 'weight', id: number) => boolean): void {
+    const { label, maxRows } = p.handle;
+    const { pos, n } = params;
+    validateRunParams(label, maxRows, n, pos);
+    if (pos + n > p.cacheRows) {
+      throw new InvalidProgramError(`program '${label}': positions ${pos}..${pos + n - 1} do not fit the KV cache of ${p.cacheRows} rows`);
+    }
+    if (p.checkedEpoch !== this.releases) {
+      for (const u of p.uses) {
+        if (!live(u.kind, u.id)) throw new InvalidHandleError(`program '${label}' uses ${u.kind} '${u.label}', which was released`);
+      }
+      p.checkedEpoch = this.releases;
+    }
+  }
 
   /** Records a handle as issued by this instance and returns it. */
   issue<T extends object>(handle: T): T {
