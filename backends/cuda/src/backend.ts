@@ -14,6 +14,7 @@ import {
   UnsupportedOpError,
   validateProgram,
   HandleChecks,
+  validateSamplingParams,
   type Backend,
   type BackendCapabilities,
   type BufferDType,
@@ -24,7 +25,6 @@ import {
   type Program,
   type ReadbackData,
   type RunParams,
-  type SamplingParams,
 } from '@bitexit/backend';
 import { BitexitError, parseBx, weightByteLength, type HostTensor, type WeightDType } from '@bitexit/format';
 import type { NativeContext } from './native.js';
@@ -91,20 +91,6 @@ function positiveInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x > 0;
 }
 
-function checkSamplingParams(label: string, p: SamplingParams, historyCapacity: number): void {
-  const bad = (what: string): never => {
-    throw new InvalidProgramError(`program '${label}': sampling ${what}`);
-  };
-  if (!(p.temperature >= 0) && !(p.temperature <= 0)) bad(`temperature ${p.temperature} is not a number`);
-  if (!Number.isInteger(p.topK) || p.topK < 0) bad(`topK ${p.topK} must be a non-negative integer`);
-  if (!(p.topP > 0 && p.topP <= 1)) bad(`topP ${p.topP} must be in (0, 1]`);
-  if (!(p.minP >= 0 && p.minP <= 1)) bad(`minP ${p.minP} must be in [0, 1]`);
-  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) bad(`repetitionPenalty ${p.repetitionPenalty} must be > 0`);
-  if (!Number.isInteger(p.historyLength) || p.historyLength < 0 || p.historyLength > historyCapacity) {
-    bad(`historyLength ${p.historyLength} must be an integer in 0..${historyCapacity} (the history buffer's size)`);
-  }
-  if (!(p.uniform >= 0 && p.uniform < 1)) bad(`uniform ${p.uniform} must be in [0, 1)`);
-}
 
 function pow2AtLeast(v: number): number {
   let p = 1;
@@ -540,7 +526,7 @@ export class CudaBackend implements Backend {
     const s = params.sampling;
     if (p.sample) {
       if (!s) throw new InvalidProgramError(`program '${label}': the sample op needs RunParams.sampling`);
-      checkSamplingParams(label, s, p.sample.historyCapacity);
+      validateSamplingParams(label, s, p.sample.historyCapacity);
     }
     const inputs: [number, Float32Array | Int32Array][] = [];
     for (const input of params.inputs ?? []) {

@@ -12,6 +12,7 @@ import {
   UnsupportedOpError,
   validateProgram,
   HandleChecks,
+  validateSamplingParams,
   type Backend,
   type BackendCapabilities,
   type BufferDType,
@@ -23,7 +24,6 @@ import {
   type Program,
   type ReadbackData,
   type RunParams,
-  type SamplingParams,
 } from '@bitexit/backend';
 import { bxLayout, parseBx, weightByteLength, type BxLayout, type HostTensor, type WeightDType } from '@bitexit/format';
 import * as K from './kernels.js';
@@ -811,7 +811,7 @@ export class WebGpuBackend implements Backend {
     const sampling = params.sampling;
     if (p.sample) {
       if (!sampling) throw new InvalidProgramError(`program '${label}': the sample op needs RunParams.sampling`);
-      checkSamplingParams(label, sampling, p.sample.historyCapacity);
+      validateSamplingParams(label, sampling, p.sample.historyCapacity);
     }
     if (params.inputs) {
       for (const input of params.inputs) {
@@ -1022,21 +1022,6 @@ function GPUOutOfMemoryErrorCtor(): new (...a: never[]) => unknown {
   return g ?? class Never {};
 }
 
-/** Throws InvalidProgramError unless the sampling parameters are usable (as the CPU backend checks them). */
-export function checkSamplingParams(label: string, p: SamplingParams, historyCapacity: number): void {
-  const bad = (what: string): never => {
-    throw new InvalidProgramError(`program '${label}': sampling ${what}`);
-  };
-  if (!(p.temperature >= 0) && !(p.temperature <= 0)) bad(`temperature ${p.temperature} is not a number`);
-  if (!Number.isInteger(p.topK) || p.topK < 0) bad(`topK ${p.topK} must be a non-negative integer`);
-  if (!(p.topP > 0 && p.topP <= 1)) bad(`topP ${p.topP} must be in (0, 1]`);
-  if (!(p.minP >= 0 && p.minP <= 1)) bad(`minP ${p.minP} must be in [0, 1]`);
-  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) bad(`repetitionPenalty ${p.repetitionPenalty} must be > 0`);
-  if (!Number.isInteger(p.historyLength) || p.historyLength < 0 || p.historyLength > historyCapacity) {
-    bad(`historyLength ${p.historyLength} must be an integer in 0..${historyCapacity} (the history buffer's size)`);
-  }
-  if (!(p.uniform >= 0 && p.uniform < 1)) bad(`uniform ${p.uniform} must be in [0, 1)`);
-}
 
 /** The bx layout of a blob (or chunk) as the kernels' `wt_*` params (word offsets). */
 function bxParams(L: BxLayout): ParamField[] {

@@ -1,5 +1,5 @@
 /// <reference types="@webgpu/types" />
-export { WebGpuBackend, WEBGPU_BACKEND_NAME, checkSamplingParams, type WebGpuDeviceInfo } from './backend.js';
+export { WebGpuBackend, WEBGPU_BACKEND_NAME, type WebGpuDeviceInfo } from './backend.js';
 export {
   webgpuBackendProvider,
   createWebGpuBackend,

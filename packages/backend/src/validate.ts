@@ -1,5 +1,5 @@
 import { InvalidProgramError, UnsupportedOpError } from './errors.js';
-import type { Op, Program } from './program.js';
+import type { Op, Program, SamplingParams } from './program.js';
 import type { BackendCapabilities } from './backend.js';
 import type { DeviceBuffer, DeviceWeight } from './resources.js';
 
@@ -196,4 +196,20 @@ export function validateRunParams(label: string, maxRows: number, n: number, pos
     throw new InvalidProgramError(`program '${label}': n=${n} outside 1..${maxRows}`);
   }
   if (!Number.isInteger(pos) || pos < 0) throw new InvalidProgramError(`program '${label}': pos=${pos} must be a non-negative integer`);
+}
+
+/** Checks a run's sampling parameters (`historyCapacity`: rows of the program's history buffer). */
+export function validateSamplingParams(label: string, p: SamplingParams, historyCapacity: number): void {
+  const bad = (what: string): never => {
+    throw new InvalidProgramError(`program '${label}': sampling ${what}`);
+  };
+  if (!(p.temperature >= 0) && !(p.temperature <= 0)) bad(`temperature ${p.temperature} is not a number`);
+  if (!Number.isInteger(p.topK) || p.topK < 0) bad(`topK ${p.topK} must be a non-negative integer`);
+  if (!(p.topP > 0 && p.topP <= 1)) bad(`topP ${p.topP} must be in (0, 1]`);
+  if (!(p.minP >= 0 && p.minP <= 1)) bad(`minP ${p.minP} must be in [0, 1]`);
+  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) bad(`repetitionPenalty ${p.repetitionPenalty} must be > 0`);
+  if (!Number.isInteger(p.historyLength) || p.historyLength < 0 || p.historyLength > historyCapacity) {
+    bad(`historyLength ${p.historyLength} must be an integer in 0..${historyCapacity} (the history buffer's size)`);
+  }
+  if (!(p.uniform >= 0 && p.uniform < 1)) bad(`uniform ${p.uniform} must be in [0, 1)`);
 }

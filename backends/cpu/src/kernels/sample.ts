@@ -14,7 +14,7 @@
  *    last kept candidate when rounding leaves none).
  * NaN logits count as -Infinity.
  */
-import { InvalidProgramError, type SamplingParams } from '@bitexit/backend';
+import { InvalidProgramError, validateSamplingParams, type SamplingParams } from '@bitexit/backend';
 import { argmaxOf } from './argmax.js';
 import type { CpuKernel, KernelContext, KernelStep, OpOf } from './registry.js';
 
@@ -94,21 +94,6 @@ function siftDown(l: Float32Array, h: Int32Array, i: number, size: number): void
   }
 }
 
-/** Throws InvalidProgramError unless the sampling parameters are usable. */
-export function checkSamplingParams(label: string, p: SamplingParams, historyCapacity: number): void {
-  const bad = (what: string): never => {
-    throw new InvalidProgramError(`program '${label}': sampling ${what}`);
-  };
-  if (!(p.temperature >= 0) && !(p.temperature <= 0)) bad(`temperature ${p.temperature} is not a number`);
-  if (!Number.isInteger(p.topK) || p.topK < 0) bad(`topK ${p.topK} must be a non-negative integer`);
-  if (!(p.topP > 0 && p.topP <= 1)) bad(`topP ${p.topP} must be in (0, 1]`);
-  if (!(p.minP >= 0 && p.minP <= 1)) bad(`minP ${p.minP} must be in [0, 1]`);
-  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) bad(`repetitionPenalty ${p.repetitionPenalty} must be > 0`);
-  if (!Number.isInteger(p.historyLength) || p.historyLength < 0 || p.historyLength > historyCapacity) {
-    bad(`historyLength ${p.historyLength} must be an integer in 0..${historyCapacity} (the history buffer's size)`);
-  }
-  if (!(p.uniform >= 0 && p.uniform < 1)) bad(`uniform ${p.uniform} must be in [0, 1)`);
-}
 
 /**
  * Samples one token from `logits[offset..offset+V)`. `history` holds the
@@ -210,7 +195,7 @@ function compileSample(op: OpOf<'sample'>, ctx: KernelContext): KernelStep {
   return (s) => {
     const p = s.sampling;
     if (!p) throw new InvalidProgramError(`program '${label}': the sample op needs RunParams.sampling`);
-    checkSamplingParams(label, p, history.length);
+    validateSamplingParams(label, p, history.length);
     out[0] = sampleLogits(logits, 0, V, history, p, scratch);
   };
 }
