@@ -272,7 +272,8 @@ function matvecQ8(bytes: Uint8Array, q: Int8Array, x: Float32Array, out: Float32
   }
 }
 
-function decodeBias(ctx: KernelContext, bias: DeviceWeight | undefined): Float32Array | null {
+/** A matmul's bias decoded to f32 once, at compile time (null when there is none). */
+export function decodeBias(ctx: KernelContext, bias: DeviceWeight | undefined): Float32Array | null {
   if (!bias) return null;
   const b = ctx.weight(bias);
   const out = ctx.scratch(b.rows * b.cols);

@@ -16,19 +16,10 @@
  *   (dequantizeBxRows: a row of f32, never the whole matrix) and multiplied
  *   with 4 tokens per pass, so each code is unpacked once per run.
  */
-import type { DeviceWeight } from '@bitexit/backend';
 import { bxRowParams, dequantizeBxRows, type BxView } from '@bitexit/format';
-import { decodeRange, f16Lut } from '../storage.js';
-import { rowPairTimesTokens, rowTimesTokens } from './matmul.js';
+import { f16Lut } from '../storage.js';
+import { decodeBias, rowPairTimesTokens, rowTimesTokens } from './matmul.js';
 import type { CpuKernel, KernelContext, KernelStep, OpOf } from './registry.js';
-
-function decodeBias(ctx: KernelContext, bias: DeviceWeight | undefined): Float32Array | null {
-  if (!bias) return null;
-  const b = ctx.weight(bias);
-  const out = ctx.scratch(b.rows * b.cols);
-  decodeRange(b, 0, out.length, out, 0);
-  return out;
-}
 
 /**
  * Σ_i q_i · x[xo + i] of one group, reading its `nw` packed words (8 four-bit
