@@ -15,7 +15,7 @@ import { EXIT_OP_KINDS, type Backend, type CompiledProgram, type DeviceBuffer, t
 import { BitexitError, encodeF32 } from '@bitexit/format';
 import type { ModelConfig } from '../model/types.js';
 import { InvalidOptionError } from './errors.js';
-import { embedOps, headOps, layerSegments, type ExitMask, type ModelBuffers, type ModelWeights } from './programs.js';
+import { bodyOps, embedOps, headOps, layerSegments, type ExitMask, type ModelBuffers, type ModelWeights } from './programs.js';
 import { ropeInvFreq } from './rope.js';
 
 /** One layer's exit predictor: an MLP 3k → hidden → 1 (ReLU, sigmoid). */
@@ -228,16 +228,11 @@ export async function createEarlyExitRuntime(
       ops: stepOps(config.threshold),
       outputs: [{ buffer: buf.logits, rows: 1 }, { buffer: ex.exit, rows: 1 }, ...featureOut],
     });
-    // Prefill runs full depth; with the mask policy its programs record that (compilePrograms(..., mask)).
-    const prefillBody = embedOps(w, buf);
-    w.layers.forEach((l, i) => {
-      for (const seg of layerSegments(c, l, i, buf, invFreq, mask)) prefillBody.push(...seg.ops);
-    });
-    if (ex.exitLayers) prefillBody.push({ kind: 'exit_record', exitLayers: ex.exitLayers, lastLayer: c.nLayers - 1 });
+    // Prefill runs full depth (recording it under the mask policy).
     const prefillSample = compile({
       label: 'prefill+sample+feature',
       maxRows: buf.rows,
-      ops: [...prefillBody, ...headOps(c, w, buf), sample],
+      ops: [...bodyOps(c, w, buf, mask), ...headOps(c, w, buf), sample],
       outputs: [{ buffer: buf.token, rows: 1 }, { buffer: buf.lastNorm, rows: 1 }],
     });
     return { config, kvPolicy, layers, buffers: ex, weights, decode, score, prefillSample };

@@ -202,10 +202,7 @@ export class Model {
       this.checkIds(ids);
       if (ids.length === 0) throw new InvalidOptionError('nextLogits needs at least one token');
       if (ids.length > this.info.contextLength) throw new ContextLengthExceededError(ids.length, this.info.contextLength);
-      let common = 0;
-      const limit = Math.min(this.cached.length, ids.length - 1);
-      while (common < limit && this.cached[common] === ids[common]) common++;
-      this.cached.length = common;
+      const common = this.reusePrefix(ids);
       let logits: Float32Array | null = null;
       for (let start = common; start < ids.length; start += this.buffers.rows) {
         const chunk = ids.slice(start, start + this.buffers.rows);
@@ -340,6 +337,18 @@ export class Model {
       }
       return { logits, exitLayers };
     });
+  }
+
+  /**
+   * Keeps the longest cached prefix of `ids` (at least one token is always left to run, so the step
+   * produces logits) and returns its length: the position where the run must start.
+   */
+  private reusePrefix(ids: readonly number[]): number {
+    let common = 0;
+    const limit = Math.min(this.cached.length, ids.length - 1);
+    while (common < limit && this.cached[common] === ids[common]) common++;
+    this.cached.length = common;
+    return common;
   }
 
   /** Recompiles the base programs with or without the `mask` policy's depth record. */
@@ -477,11 +486,8 @@ export class Model {
       const rng = new SeededRandom(options.seed ?? randomSeed());
       exitRt?.config.drafter.reset?.();
 
-      // Prefill, reusing the longest cached prefix (at least one token is always run).
-      let common = 0;
-      const limit = Math.min(this.cached.length, promptIds.length - 1);
-      while (common < limit && this.cached[common] === promptIds[common]) common++;
-      this.cached.length = common;
+      // Prefill, reusing the longest cached prefix.
+      const common = this.reusePrefix(promptIds);
       const tp = now();
       let token = -1;
       for (let start = common; start < promptIds.length; start += this.buffers.rows) {
