@@ -22,7 +22,7 @@ export interface EvalExitsCliOptions {
   newTokens: number;
 }
 
-/** `bitexit eval exits`: teacher-forced SpecEE simulation (layers executed, agreement, perplexity). */
+/** `bitexit eval exits`: early exit measured in real decoding, or (`--simulate`) the teacher-forced simulation. */
 export async function evalExitsCommand(opts: EvalExitsCliOptions, io: CliIO): Promise<number> {
   const modelPath = await resolveModel(opts.model);
   await requirePath(opts.exits, 'exits file');
@@ -30,20 +30,21 @@ export async function evalExitsCommand(opts: EvalExitsCliOptions, io: CliIO): Pr
   const text = await readText(opts.text);
   const exits = await loadExitsFile(opts.exits);
   const backend = await backendFor(opts.backend);
-  if (!opts.simulate) return decodeEval(modelPath, exits, text, backend, opts, io);
+  // What both measurements take.
+  const common = {
+    modelPath,
+    ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
+    exits,
+    text,
+    backend,
+    maxTokens: opts.maxTokens,
+    ...(opts.threshold?.length ? { thresholds: opts.threshold } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+  };
+  if (!opts.simulate) return decodeEval(common, opts, io);
   const bar = stageBar(progressEnabled(opts.progress, io.stderr), io.stderr, 'eval exits');
   try {
-    const r = await evalExitsFromText({
-      modelPath,
-      ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
-      exits,
-      text,
-      backend,
-      maxTokens: opts.maxTokens,
-      ...(opts.threshold?.length ? { thresholds: opts.threshold } : {}),
-      onProgress: (p) => bar.update(p),
-      ...(io.signal ? { signal: io.signal } : {}),
-    });
+    const r = await evalExitsFromText({ ...common, onProgress: (p) => bar.update(p) });
     bar.stop();
     const json = r.results.map(({ threshold, sim }) => evalExitsJson(sim, threshold, r.drafter));
     if (opts.json) {
@@ -70,10 +71,7 @@ export async function evalExitsCommand(opts: EvalExitsCliOptions, io: CliIO): Pr
 
 /** Real exit-aware decoding through the engine, with and without exit in the same run. */
 async function decodeEval(
-  modelPath: string,
-  exits: Awaited<ReturnType<typeof loadExitsFile>>,
-  text: string,
-  backend: Awaited<ReturnType<typeof backendFor>>,
+  common: Omit<Parameters<typeof evalExitsDecoding>[0], 'kvPolicies' | 'prompts' | 'newTokens' | 'onProgress'>,
   opts: EvalExitsCliOptions,
   io: CliIO,
 ): Promise<number> {
@@ -81,18 +79,11 @@ async function decodeEval(
   try {
     const kvPolicies: KvPolicy[] = opts.kvPolicy === 'both' ? ['propagate', 'mask'] : [opts.kvPolicy];
     const rows = await evalExitsDecoding({
-      modelPath,
-      ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
-      exits,
-      text,
-      backend,
-      maxTokens: opts.maxTokens,
+      ...common,
       prompts: opts.prompts,
       newTokens: opts.newTokens,
       kvPolicies,
-      ...(opts.threshold?.length ? { thresholds: opts.threshold } : {}),
       onProgress: (p) => bar.update({ stage: 'collect', done: p.done, total: p.total, detail: p.stage }),
-      ...(io.signal ? { signal: io.signal } : {}),
     });
     bar.stop();
     if (opts.json) {
@@ -103,7 +94,7 @@ async function decodeEval(
     return 0;
   } finally {
     bar.stop();
-    await backend.dispose();
+    await common.backend.dispose();
   }
 }
 
