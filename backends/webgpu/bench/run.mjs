@@ -27,9 +27,6 @@ import { fixturePath } from '@bitexit/format/node';
 import { createWebGpuBackend } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// This package's own turbo.json stops fixturesDir()'s walk to the repository root: name the folder.
-const sharedFixtures = resolve(here, '../../../../shared/fixtures');
-if (!process.env.BITEXIT_FIXTURES && existsSync(sharedFixtures)) process.env.BITEXIT_FIXTURES = sharedFixtures;
 const args = process.argv.slice(2);
 const opt = (name) => {
   const i = args.indexOf(name);
