@@ -18,7 +18,7 @@
  * (lavapipe, SwiftShader) every shape is divided by 8 unless --full is given;
  * --small forces the small shapes anywhere.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, arch } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
