@@ -84,7 +84,8 @@ export function groupError(
 /**
  * Best (scale, zero) of one (row, group) by a Hessian-weighted clipping
  * search: the range's min and max ends shrink independently over `grid`
- * and the pair with the smallest Σ_k H_kk·err_k² wins.
+ * and the pair with the smallest Σ_k H_kk·err_k² wins (the first one in grid
+ * order on ties).
  */
 export function fitGroup(
   w: ArrayLike<number>,
@@ -95,6 +96,27 @@ export function fitGroup(
   bits: number,
   grid: readonly number[] = DEFAULT_CLIP_GRID,
 ): { scale: number; zero: number; err: number } {
+  const f = fitGroupHinted(w, base, c0, c1, h, bits, grid, -1);
+  return { scale: f.scale, zero: f.zero, err: f.err };
+}
+
+/**
+ * fitGroup, trying candidate `hint` (an index a·|grid| + b, e.g. the winner of
+ * a similar group) right after the full range so that the error bound is tight
+ * early and the other candidates stop sooner. The result is the same whatever
+ * the hint: the smallest error, ties to the lowest index, as the exhaustive
+ * in-order search gives. Returns the winner's index (0 = full range).
+ */
+export function fitGroupHinted(
+  w: ArrayLike<number>,
+  base: number,
+  c0: number,
+  c1: number,
+  h: ArrayLike<number>,
+  bits: number,
+  grid: readonly number[],
+  hint: number,
+): { scale: number; zero: number; err: number; index: number } {
   const maxq = (1 << bits) - 1;
   let lo = 0;
   let hi = 0;
@@ -105,19 +127,42 @@ export function fitGroup(
   }
   let best = rangeParams(lo, hi, maxq);
   let bestErr = groupError(w, base, c0, c1, h, best.scale, best.zero, maxq);
-  if (grid.length <= 1 || bestErr === 0) return { ...best, err: bestErr };
-  for (const a of grid) {
-    for (const b of grid) {
-      if (a === 0 && b === 0) continue;
-      const p = rangeParams(lo * (1 - a), hi * (1 - b), maxq);
-      const e = groupError(w, base, c0, c1, h, p.scale, p.zero, maxq);
-      if (e < bestErr) {
-        bestErr = e;
-        best = p;
+  let bestIdx = 0;
+  const ng = grid.length;
+  if (ng <= 1 || bestErr === 0) return { ...best, err: bestErr, index: 0 };
+  // Early termination needs every weight h_k ≥ 0 (a Hessian diagonal always is).
+  let prune = true;
+  for (let k = c0; k < c1; k++) if (h[k]! < 0) prune = false;
+  const first = hint > 0 && hint < ng * ng ? hint : -1;
+  const tryOne = (idx: number) => {
+    const a = grid[(idx / ng) | 0]!;
+    const b = grid[idx % ng]!;
+    if (a === 0 && b === 0) return; // the full range again
+    const p = rangeParams(lo * (1 - a), hi * (1 - b), maxq);
+    let e: number;
+    if (!prune) e = groupError(w, base, c0, c1, h, p.scale, p.zero, maxq);
+    else {
+      // A candidate after the current best (in grid order) must be strictly better, one before it at least as good:
+      // stop once the running sum (which never decreases) makes that impossible.
+      const bound = bestErr;
+      const strict = idx > bestIdx;
+      e = 0;
+      for (let k = c0; k < c1; k++) {
+        const x = w[base + k]!;
+        const d = x - p.scale * (quantizeValue(x, p.scale, p.zero, maxq) - p.zero);
+        e += h[k]! * d * d;
+        if (e > bound || (strict && e === bound)) return;
       }
     }
-  }
-  return { ...best, err: bestErr };
+    if (e < bestErr || (e === bestErr && idx < bestIdx)) {
+      bestErr = e;
+      best = p;
+      bestIdx = idx;
+    }
+  };
+  if (first >= 0) tryOne(first);
+  for (let idx = 1; idx < ng * ng; idx++) if (idx !== first) tryOne(idx);
+  return { ...best, err: bestErr, index: bestIdx };
 }
 
 /**
@@ -138,11 +183,14 @@ export function fitMatrix(
   const p = newGroupParams(rows, groups);
   const groupErrors = new Float64Array(groups);
   const grid = options.clipGrid ?? DEFAULT_CLIP_GRID;
+  // The previous row's winner of each group is tried first (rows of a matrix are alike); results do not depend on it.
+  const hints = new Int32Array(groups);
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < groups; g++) {
       const c0 = g * groupSize;
       const c1 = Math.min(c0 + groupSize, cols);
-      const f = fitGroup(w, r * cols, c0, c1, hdiag, widths[g]!, grid);
+      const f = fitGroupHinted(w, r * cols, c0, c1, hdiag, widths[g]!, grid, hints[g]!);
+      hints[g] = f.index;
       p.scales[r * groups + g] = f.scale;
       p.zeros[r * groups + g] = f.zero;
       groupErrors[g] += f.err;
