@@ -100,6 +100,14 @@ export function fitGroup(
   return { scale: f.scale, zero: f.zero, err: f.err };
 }
 
+/** Scratch for fitGroupHinted: a group's weights sorted by value, their H_kk, the order. */
+let sortX = new Float64Array(128);
+let sortH = new Float64Array(128);
+let sortI = new Int32Array(128);
+let rawX = new Float64Array(128);
+let absX = new Float64Array(128);
+let absH = new Float64Array(128);
+
 /**
  * fitGroup, trying candidate `hint` (an index a·|grid| + b, e.g. the winner of
  * a similar group) right after the full range so that the error bound is tight
@@ -134,6 +142,37 @@ export function fitGroupHinted(
   let prune = true;
   for (let k = c0; k < c1; k++) if (h[k]! < 0) prune = false;
   const first = hint > 0 && hint < ng * ng ? hint : -1;
+  // The group's weights by value (for the clipped-tail bound below).
+  const m = c1 - c0;
+  if (prune) {
+    if (sortX.length < m) {
+      sortX = new Float64Array(m);
+      sortH = new Float64Array(m);
+      sortI = new Int32Array(m);
+      rawX = new Float64Array(m);
+      absX = new Float64Array(m);
+      absH = new Float64Array(m);
+    }
+    const raw = rawX;
+    for (let t = 0; t < m; t++) {
+      raw[t] = w[base + c0 + t]!;
+      sortI[t] = t;
+    }
+    const order = sortI.subarray(0, m).sort((p, q) => raw[p]! - raw[q]!);
+    for (let t = 0; t < m; t++) {
+      sortX[t] = raw[order[t]!]!;
+      sortH[t] = h[c0 + order[t]!]!;
+    }
+    // By |x| descending: merge the two ends of the sorted order.
+    let i0 = 0;
+    let i1 = m - 1;
+    for (let t = 0; t < m; t++) {
+      const takeLow = Math.abs(sortX[i0]!) > Math.abs(sortX[i1]!);
+      const j = takeLow ? i0++ : i1--;
+      absX[t] = sortX[j]!;
+      absH[t] = sortH[j]!;
+    }
+  }
   const tryOne = (idx: number) => {
     const a = grid[(idx / ng) | 0]!;
     const b = grid[idx % ng]!;
@@ -142,17 +181,40 @@ export function fitGroupHinted(
     let e: number;
     if (!prune) e = groupError(w, base, c0, c1, h, p.scale, p.zero, maxq);
     else {
-      // A candidate after the current best (in grid order) must be strictly better, one before it at least as good:
-      // stop once the running sum (which never decreases) makes that impossible.
-      const bound = bestErr;
-      const strict = idx > bestIdx;
-      e = 0;
-      for (let k = c0; k < c1; k++) {
-        const x = w[base + k]!;
-        const d = x - p.scale * (quantizeValue(x, p.scale, p.zero, maxq) - p.zero);
-        e += h[k]! * d * d;
-        if (e > bound || (strict && e === bound)) return;
+      // Lower bound from the clipped tails: a weight above the top level (below the bottom one)
+      // gets code maxq (0) and exactly the error term the full sum gives it. Those terms alone,
+      // summed in another order, are within 64·ε of their part of the full sum: a bound at
+      // least (1 + 10⁻¹²) times the best error means a strictly larger error.
+      const top = p.scale * (maxq - p.zero);
+      const bottom = p.scale * (0 - p.zero);
+      let lb = 0;
+      for (let t = m - 1; t >= 0; t--) {
+        const x = sortX[t]!;
+        if (!(x > top)) break;
+        const d = x - top;
+        lb += sortH[t]! * d * d;
       }
+      for (let t = 0; t < m; t++) {
+        const x = sortX[t]!;
+        if (!(x < bottom)) break;
+        const d = x - bottom;
+        lb += sortH[t]! * d * d;
+      }
+      // Then the same terms largest weights first (where most of the error is), the running
+      // sum checked against the best error with the same margin: a hopeless candidate stops
+      // after a few terms. A candidate that gets through is summed again in column order
+      // (the error the search compares and returns is exactly the exhaustive search's).
+      const cut = bestErr * (1 + 2e-12);
+      if (lb > 0 && lb >= cut) return;
+      let part = 0;
+      for (let t = 0; t < m; t++) {
+        const x = absX[t]!;
+        const d = x - p.scale * (quantizeValue(x, p.scale, p.zero, maxq) - p.zero);
+        part += absH[t]! * d * d;
+        if (part >= cut) return;
+      }
+      e = groupError(w, base, c0, c1, h, p.scale, p.zero, maxq);
+      if (e > bestErr || (idx > bestIdx && e === bestErr)) return;
     }
     if (e < bestErr || (e === bestErr && idx < bestIdx)) {
       bestErr = e;
