@@ -31,6 +31,7 @@ for (const [name, cfg] of cfgs) {
   const p = await perplexity(out);
   const t2 = performance.now();
   const wf = r.width_fractions;
+  if (args.includes('--notes')) console.log(r.notes.join('\n'));
   if (args.includes('--detail'))
     console.log(r.per_tensor.filter((t) => t.widths).map((t) => `${t.name.replace('.weight', '')} ${[t.widths['2'], t.widths['3'], t.widths['4']].map((x) => x.toFixed(2)).join('/')} e=${t.relative_error.toFixed(4)}`).join('\n'));
   console.log(

@@ -45,19 +45,19 @@ const LLAMA_CPP = {
 };
 
 const METHODS = {
-  bitexit: 'bitexit default allocator (widths 2,3,4, group 64, GPTQ calibrated, act-order, refit, clipping, measured sensitivity)',
+  bitexit: 'bitexit defaults (widths 2,3,4, group 64, GPTQ calibrated, act-order, refit, clipping, measured sensitivity, end-to-end fine-tuning 8 epochs)',
   rtn: 'uniform round-to-nearest (no calibration, no clipping)',
-  gptq: 'uniform GPTQ (reference: calibrated, no act-order, no refit, no clipping)',
-  'gptq+': "uniform GPTQ with bitexit's improvements (act-order, refit ×2, clipping)",
+  gptq: 'uniform GPTQ (reference: calibrated, no act-order, no refit, no clipping, no fine-tuning)',
+  'gptq+': "uniform GPTQ with bitexit's GPTQ improvements (act-order, refit ×2, clipping; no fine-tuning)",
 };
 
 function configs(withPlus) {
   const list = [];
   for (const g of GROUPS) for (const w of WIDTHS) list.push(['rtn', `RTN ${w}-bit g${g}`, { widths: [w], bits: 16, groupSize: g, clip: false }]);
   for (const g of GROUPS) for (const w of WIDTHS)
-    list.push(['gptq', `GPTQ ${w}-bit g${g}`, { widths: [w], bits: 16, groupSize: g, clip: false, calib: true, actOrder: false, refit: 0 }]);
+    list.push(['gptq', `GPTQ ${w}-bit g${g}`, { widths: [w], bits: 16, groupSize: g, clip: false, calib: true, actOrder: false, refit: 0, finetune: 0 }]);
   for (const b of BUDGETS) list.push(['bitexit', `bitexit ${b.toFixed(1)}`, { bits: b, calib: true, budget: b }]);
-  if (withPlus) for (const g of GROUPS) for (const w of WIDTHS) list.push(['gptq+', `GPTQ+ ${w}-bit g${g}`, { widths: [w], bits: 16, groupSize: g, calib: true }]);
+  if (withPlus) for (const g of GROUPS) for (const w of WIDTHS) list.push(['gptq+', `GPTQ+ ${w}-bit g${g}`, { widths: [w], bits: 16, groupSize: g, calib: true, finetune: 0 }]);
   return list;
 }
 
@@ -75,10 +75,14 @@ async function sweep() {
     if (!m) throw new Error(`unknown model ${key}`);
     const t0 = performance.now();
     const f32 = await perplexity(m.path, evalText, chunks);
-    const entry = { label: m.label, path: m.path, f32: { ppl: f32.ppl, chunks: f32.chunks }, points: [] };
+    // --methods a,b: re-measure only those methods and keep the other methods' points of the saved JSON.
+    const methods = argOpt(args, '--methods', null)?.split(',') ?? null;
+    const saved = methods && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).models[m.label] : null;
+    const kept = saved?.f32.chunks === chunks ? saved.points.filter((p) => !methods.includes(p.method)) : [];
+    const entry = { label: m.label, path: m.path, f32: { ppl: f32.ppl, chunks: f32.chunks }, points: kept };
     run.models[m.label] = entry;
     console.log(`${m.label} F32 ppl ${f32.ppl.toFixed(4)} (${f32.chunks} chunks)`);
-    for (const [method, name, cfg] of configs(!args.includes('--no-gptq-plus'))) {
+    for (const [method, name, cfg] of configs(!args.includes('--no-gptq-plus')).filter(([method]) => !methods || methods.includes(method))) {
       const { calib, budget, ...o } = cfg;
       const out = join(tmp, 'q.gguf');
       const row = { method, name, budget: budget ?? null, options: o };

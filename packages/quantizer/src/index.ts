@@ -7,3 +7,7 @@ export { cholesky, invertLower, upperCholeskyOfInverse, NotPositiveDefiniteError
 export * from './calibrate.js';
 export * from './codec.js';
 export * from './quantize.js';
+export { forwardBackward, klLoss, logSoftmax, zeroGrads, LAYER_GRAD_KEYS } from './finetune/transformer.js';
+export type { HostModelWeights, HostLayerWeights, ModelGrads, LayerGrads, LayerGradKey, LogitLoss } from './finetune/transformer.js';
+export { finetuneQuantized } from './finetune/tune.js';
+export type { FinetuneOptions, FinetuneResult, TunedMatrix } from './finetune/tune.js';

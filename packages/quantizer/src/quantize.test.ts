@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '@bitexit/backend-cpu';
-import { openGgufModel } from '@bitexit/engine';
+import { loadModel, openGgufModel } from '@bitexit/engine';
 import { decodeToF32, dequantizeBx, encodeF16, encodeGguf, ggufValue, MemoryByteSink, MemoryByteSource, parseBx, readGguf, type GgufTensorSpec } from '@bitexit/format';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,8 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     const sink = new MemoryByteSink();
     const calibText = readFileSync(TEXT!, 'utf8').slice(-20000);
     // Short calibration sequences keep the default measured sensitivity (3 × 35 probe runs) fast.
-    const r = await quantizeModel(GGUF!, sink, { bits: 3.2, calibText, calibTokens: 512, calibSeqLen: 64, sensitivityTokens: 64, backend: await createCpuBackend() });
+    // finetune 0: the fine-tuning has its own test below.
+    const r = await quantizeModel(GGUF!, sink, { bits: 3.2, calibText, calibTokens: 512, calibSeqLen: 64, sensitivityTokens: 64, finetune: 0, backend: await createCpuBackend() });
     const bytes = sink.bytes();
     const g = await readGguf(new MemoryByteSource('q.gguf', bytes));
     const bx = g.tensors.filter((t) => t.dtype === 'bx');
@@ -54,6 +55,48 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     expect(r.per_tensor.find((t) => t.name === 'token_embd.weight')!.dtype).toBe('q8_0');
     await orig.close();
   });
+
+  it('fine-tuning lowers held-out perplexity at the same bits, tunes the norms and records itself', async () => {
+    const text = readFileSync(TEXT!, 'utf8');
+    const calibText = text.slice(-40000);
+    const heldOut = text.slice(0, 30000);
+    const backend = await createCpuBackend();
+    const common = { bits: 2.9, calibText, calibTokens: 512, calibSeqLen: 64, sensitivity: 'relative' as const, finetuneTokens: 1024, backend };
+    const ppl = async (bytes: Uint8Array) => {
+      const src = await openGgufModel(new MemoryByteSource('q.gguf', bytes));
+      const model = await loadModel(src, { backend: await createCpuBackend(), contextLength: 64 });
+      try {
+        return (await model.perplexity(heldOut, { ctx: 64, maxChunks: 20 })).ppl;
+      } finally {
+        await model.dispose();
+      }
+    };
+    const plain = new MemoryByteSink();
+    const r0 = await quantizeModel(GGUF!, plain, { ...common, finetune: 0 });
+    const tuned = new MemoryByteSink();
+    const r1 = await quantizeModel(GGUF!, tuned, { ...common, finetune: 3 });
+    expect(r0.settings.finetuneEpochs).toBe(0);
+    expect(r1.settings.finetuneEpochs).toBe(3);
+    expect(r1.bits_per_weight.matrices).toBe(r0.bits_per_weight.matrices);
+    const note = r1.notes.find((n) => n.startsWith('fine-tuned'));
+    expect(note).toMatch(/KL to the original ([\d.]+) → ([\d.]+) nats\/token on 128 held-out calibration tokens/);
+    const [, before, after] = /([\d.]+) → ([\d.]+)/.exec(note!)!;
+    expect(Number(after)).toBeLessThan(Number(before));
+    const g = await readGguf(new MemoryByteSource('t.gguf', tuned.bytes()));
+    expect(g.getNumber('bitexit.quant.finetune_epochs')).toBe(3);
+    const p0 = await ppl(plain.bytes());
+    const p1 = await ppl(tuned.bytes());
+    expect(p1).toBeLessThan(p0 * 0.97);
+    // The norms are trained (f32, free in bits), so they differ from the original's.
+    const norm = async (bytes: Uint8Array) => {
+      const src = await openGgufModel(new MemoryByteSource('x.gguf', bytes));
+      return decodeToF32(await src.tensors.get('blk.0.ffn_norm.weight')!.load());
+    };
+    const n0 = await norm(plain.bytes());
+    const n1 = await norm(tuned.bytes());
+    expect(n1.some((v, i) => v !== n0[i])).toBe(true);
+    await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 3.3, calibText, finetune: 1.5, backend })).rejects.toThrow(QuantizeOptionError);
+  }, 400_000);
 
   it('restricts widths, keeps outliers, and refuses budgets below the narrowest layout', async () => {
     const sink = new MemoryByteSink();

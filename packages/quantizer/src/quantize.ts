@@ -36,6 +36,45 @@ import { groupCount, widthErrorTable, type Width } from './algorithms/rtn.js';
 import { calibrationSequences, f32Tensor, INPUT_OF, LayerRunner, MATRIX_KINDS, type HostLayer, type InputKind, type MatrixKind } from './calibrate.js';
 import { BxCodec } from './codec.js';
 import { KlProbe } from './sensitivity.js';
+import type { HostModelWeights } from './finetune/transformer.js';
+import { finetuneQuantized, type TunedMatrix } from './finetune/tune.js';
+
+const MATRIX_KEY: Record<MatrixKind, TunedMatrix['key']> = {
+  attn_q: 'wq',
+  attn_k: 'wk',
+  attn_v: 'wv',
+  attn_output: 'wo',
+  ffn_gate: 'wGate',
+  ffn_up: 'wUp',
+  ffn_down: 'wDown',
+};
+
+/** The whole model on the host in f32 (fine-tuning), in the quantizer's layout. */
+async function hostModel(c: ModelConfig, load: (name: string) => Promise<Float32Array>, untiedOutput: boolean): Promise<HostModelWeights> {
+  const embedding = await load('token_embd.weight');
+  const layers: HostModelWeights['layers'] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const t = (s: string) => load(`blk.${l}.${s}`);
+    const layer: HostModelWeights['layers'][number] = {
+      attnNorm: await t('attn_norm.weight'),
+      ffnNorm: await t('ffn_norm.weight'),
+      wq: await t('attn_q.weight'),
+      wk: await t('attn_k.weight'),
+      wv: await t('attn_v.weight'),
+      wo: await t('attn_output.weight'),
+      wGate: await t('ffn_gate.weight'),
+      wUp: await t('ffn_up.weight'),
+      wDown: await t('ffn_down.weight'),
+    };
+    if (c.qkvBias) {
+      layer.bq = await t('attn_q.bias');
+      layer.bk = await t('attn_k.bias');
+      layer.bv = await t('attn_v.bias');
+    }
+    layers.push(layer);
+  }
+  return { config: c, embedding, output: untiedOutput ? await load('output.weight') : embedding, outputNorm: await load('output_norm.weight'), layers };
+}
 
 export type DenseDType = 'f32' | 'f16' | 'q8_0';
 
@@ -65,6 +104,20 @@ export interface QuantizeOptions {
   sequential?: boolean;
   /** Rounds of scale refitting under the full Hessian after GPTQ (then GPTQ again with the refitted scales). Default 2 (see README). */
   refit?: number;
+  /**
+   * End-to-end fine-tuning after GPTQ: epochs of distillation (KL to the original
+   * model) that train every group scale and every RMSNorm weight with the codes fixed
+   * (src/finetune). Needs calibration; runs on the host in f32, so it is for small
+   * models. Default FINETUNE_DEFAULT_EPOCHS when calibrated and the matrices hold at
+   * most FINETUNE_DEFAULT_MAX_WEIGHTS weights, else 0.
+   */
+  finetune?: number;
+  /** Calibration tokens the fine-tuning trains on (whole sequences). Default 8192. */
+  finetuneTokens?: number;
+  /** Adam learning rate of the fine-tuning (log-scales and relative norm changes). Default 2e-3. */
+  finetuneLr?: number;
+  /** Adam learning rate of the fine-tuning's latent codes (code units; 0 keeps GPTQ's codes). Default 5e-3. */
+  finetuneCodeLr?: number;
   /** Second-order quantization of the scales. Default true. */
   secondOrder?: boolean;
   /** Second-order scale code bits (2..8). Default 8. */
@@ -98,7 +151,7 @@ export interface QuantizeOptions {
 }
 
 export interface QuantizeProgress {
-  stage: 'calibrate' | 'analyse' | 'allocate' | 'quantize' | 'write';
+  stage: 'calibrate' | 'analyse' | 'allocate' | 'quantize' | 'finetune' | 'write';
   /** Work units done / total over the whole run (for one bar with an ETA). */
   done: number;
   total: number;
@@ -138,6 +191,7 @@ export interface QuantizeReport {
     secondOrder: boolean;
     clip: boolean;
     sensitivity: 'relative' | 'absolute' | 'measured';
+    finetuneEpochs: number;
     embedding: WeightDType;
     output: WeightDType | 'tied';
     norms: 'f32';
@@ -158,6 +212,12 @@ export class QuantizeOptionError extends BitexitError {
  * once per (matrix, width); above this many matrix weights the default is 'relative'.
  */
 export const MEASURED_SENSITIVITY_MAX_WEIGHTS = 20_000_000;
+
+/** Fine-tuning (host f32, whole model in memory twice) is on by default up to this many matrix weights... */
+export const FINETUNE_DEFAULT_MAX_WEIGHTS = 5_000_000;
+/** ...and refused above this many. */
+export const FINETUNE_MAX_WEIGHTS = 200_000_000;
+export const FINETUNE_DEFAULT_EPOCHS = 8;
 
 interface MatrixInfo {
   name: string;
@@ -265,7 +325,8 @@ export async function quantizeModel(
     const calibrated = calibText !== undefined;
     const useGptq = calibrated && (options.gptq ?? true);
     const actOrder = useGptq && (options.actOrder ?? true);
-    const refit = useGptq ? (options.refit ?? 2) : 0;
+    // Refit costs O(cols²) per row and round: ~4 h per 7B layer, so large models default to 0.
+    const refit = useGptq ? (options.refit ?? (totalWeights <= MEASURED_SENSITIVITY_MAX_WEIGHTS ? 2 : 0)) : 0;
     if (!Number.isInteger(refit) || refit < 0 || refit > 10) throw new QuantizeOptionError(`refit must be an integer in 0..10, got ${options.refit}`);
     const sequential = calibrated && (options.sequential ?? true);
     if (!calibrated) {
@@ -286,6 +347,14 @@ export async function quantizeModel(
       );
     }
     const clip = options.clip ?? true;
+    const finetuneEpochs = useGptq ? (options.finetune ?? (totalWeights <= FINETUNE_DEFAULT_MAX_WEIGHTS ? FINETUNE_DEFAULT_EPOCHS : 0)) : 0;
+    if (!Number.isInteger(finetuneEpochs) || finetuneEpochs < 0 || finetuneEpochs > 1000) throw new QuantizeOptionError(`finetune must be an integer number of epochs in 0..1000, got ${options.finetune}`);
+    if (finetuneEpochs > 0 && totalWeights > FINETUNE_MAX_WEIGHTS) {
+      throw new QuantizeOptionError(`fine-tuning runs on the host in f32 and takes models up to ${FINETUNE_MAX_WEIGHTS / 1e6}M matrix weights; this one has ${(totalWeights / 1e6).toFixed(0)}M (use --finetune 0)`);
+    }
+    if (!useGptq && options.finetune) notes.push('fine-tuning needs calibration text and GPTQ; skipped');
+    const finetuneLr = options.finetuneLr ?? 2e-3;
+    if (!(finetuneLr > 0)) throw new QuantizeOptionError(`finetuneLr must be > 0`);
     const defaultSensitivity = totalWeights <= MEASURED_SENSITIVITY_MAX_WEIGHTS ? 'measured' : 'relative';
     const sensitivity = calibrated ? (options.sensitivity ?? defaultSensitivity) : options.sensitivity === 'absolute' ? 'absolute' : 'relative';
     if (!calibrated && options.sensitivity === 'measured') notes.push('measured sensitivity needs calibration text (--calib); relative used');
@@ -294,7 +363,7 @@ export async function quantizeModel(
     // Progress units: matrix analyses and quantizations weigh their size, layer runs a layer's worth.
     const layerUnits = totalWeights / c.nLayers;
     const runs = calibrated ? c.nLayers * (sequential ? 3 : 2) : 0;
-    const total = runs * layerUnits + 2 * totalWeights + layerUnits;
+    const total = runs * layerUnits + 2 * totalWeights + layerUnits + finetuneEpochs * layerUnits;
     let done = 0;
     const progress = (stage: QuantizeProgress['stage'], units: number, detail?: string) => {
       done += units;
@@ -307,11 +376,13 @@ export async function quantizeModel(
     let runner: LayerRunner | null = null;
     let calibrationTokens = 0;
     let probeSeqs: Int32Array[] = [];
+    const seqLen = Math.min(options.calibSeqLen ?? 256, c.contextLength);
+    let calibIds: number[] = [];
     if (calibrated) {
       const tok = source.tokenizer;
       if (!tok) throw new QuantizeOptionError(`${source.path}: the model carries no tokenizer; calibration needs one (pass --tokenizer)`);
-      const seqLen = Math.min(options.calibSeqLen ?? 256, c.contextLength);
       const ids = tok.encode(calibText!, { addBos: true });
+      calibIds = ids;
       const seqs = calibrationSequences(ids, seqLen, o.calibTokens, tok.bosId);
       if (seqs.length === 0) throw new QuantizeOptionError(`the calibration text has ${ids.length} tokens, fewer than one sequence of ${seqLen}`);
       calibrationTokens = seqs.length * seqLen;
@@ -422,7 +493,55 @@ export async function quantizeModel(
     const reports = new Map<string, TensorReport>();
     let outliersTotal = 0;
     const widthWeights = { '2': 0, '3': 0, '4': 0 };
+    const quantized = new Map<string, QuantizedMatrix>();
+    // One matrix: quantize it under H, record its blob and report; returns the dequantized weights.
+    const quantizeOne = (i: number, m: MatrixInfo, target: Float32Array, full: Float64Array | null, hdiag: Float64Array): Float32Array => {
+      const q: QuantizedMatrix = quantizeMatrix(target, m.rows, m.cols, {
+        groupSize: G,
+        widths: chosen[i]!,
+        hessian: full,
+        hdiag,
+        clip,
+        rounder: (p, widths) => codec.represent(p, widths),
+        outliers: outlierSlots(m, chosen[i]!) * m.rows,
+        outliersPerRow: outlierSlots(m, chosen[i]!),
+        gptq: { actOrder, damp: o.damp },
+        refit,
+      });
+      const blob = codec.encode(q);
+      blobs.set(m.name, blob);
+      if (finetuneEpochs > 0) quantized.set(m.name, q);
+      const wq = dequantizeMatrix(q);
+      let num = 0;
+      let den = 0;
+      for (let r = 0; r < m.rows; r++) {
+        for (let k = 0; k < m.cols; k++) {
+          const x = target[r * m.cols + k]!;
+          num += hdiag[k]! * (x - wq[r * m.cols + k]!) ** 2;
+          den += hdiag[k]! * x * x;
+        }
+      }
+      const frac = { '2': 0, '3': 0, '4': 0 };
+      chosen[i]!.forEach((wd, g) => {
+        const colsIn = Math.min(G, m.cols - g * G);
+        frac[String(wd) as '2' | '3' | '4'] += colsIn / m.cols;
+        widthWeights[String(wd) as '2' | '3' | '4'] += colsIn * m.rows;
+      });
+      outliersTotal += q.outliers.values.length;
+      reports.set(m.name, {
+        name: m.name,
+        shape: [m.rows, m.cols],
+        dtype: 'bx',
+        bits_per_weight: (8 * blob.byteLength) / (m.rows * m.cols),
+        widths: frac,
+        outliers: q.outliers.values.length,
+        relative_error: den > 0 ? num / den : 0,
+      });
+      progress('quantize', m.rows * m.cols, m.name);
+      return wq;
+    };
     for (let l = 0; l < c.nLayers; l++) {
+      const inLayer = [...matrices.entries()].filter(([, m]) => m.layer === l);
       let hess: Record<InputKind, { full: Float64Array | null; diag: Float64Array }> | null = null;
       if (runner) {
         const acc = (await runner.run(l, await layerHost(l), { collect: useGptq ? 'full' : 'diag', advance: !sequential }))!;
@@ -431,53 +550,10 @@ export async function quantizeModel(
         progress('calibrate', layerUnits, `layer ${l}: Hessians`);
       }
       const dequantized = new Map<string, Float32Array>();
-      for (const [i, m] of matrices.entries()) {
-        if (m.layer !== l) continue;
-        const w = await loadF32(m.name);
+      for (const [i, m] of inLayer) {
         const h = hess?.[INPUT_OF[m.kind]];
-        const hdiag = h?.diag ?? new Float64Array(m.cols).fill(1);
-        const q: QuantizedMatrix = quantizeMatrix(w, m.rows, m.cols, {
-          groupSize: G,
-          widths: chosen[i]!,
-          hessian: h?.full ?? null,
-          hdiag,
-          clip,
-          rounder: (p, widths) => codec.represent(p, widths),
-          outliers: outlierSlots(m, chosen[i]!) * m.rows,
-          outliersPerRow: outlierSlots(m, chosen[i]!),
-          gptq: { actOrder, damp: o.damp },
-          refit,
-        });
-        const blob = codec.encode(q);
-        blobs.set(m.name, blob);
-        const wq = dequantizeMatrix(q);
+        const wq = quantizeOne(i, m, await loadF32(m.name), h?.full ?? null, h?.diag ?? new Float64Array(m.cols).fill(1));
         if (sequential) dequantized.set(m.name, wq);
-        let num = 0;
-        let den = 0;
-        for (let r = 0; r < m.rows; r++) {
-          for (let k = 0; k < m.cols; k++) {
-            const x = w[r * m.cols + k]!;
-            num += hdiag[k]! * (x - wq[r * m.cols + k]!) ** 2;
-            den += hdiag[k]! * x * x;
-          }
-        }
-        const frac = { '2': 0, '3': 0, '4': 0 };
-        chosen[i]!.forEach((wd, g) => {
-          const colsIn = Math.min(G, m.cols - g * G);
-          frac[String(wd) as '2' | '3' | '4'] += colsIn / m.cols;
-          widthWeights[String(wd) as '2' | '3' | '4'] += colsIn * m.rows;
-        });
-        outliersTotal += q.outliers.values.length;
-        reports.set(m.name, {
-          name: m.name,
-          shape: [m.rows, m.cols],
-          dtype: 'bx',
-          bits_per_weight: (8 * blob.byteLength) / (m.rows * m.cols),
-          widths: frac,
-          outliers: q.outliers.values.length,
-          relative_error: den > 0 ? num / den : 0,
-        });
-        progress('quantize', m.rows * m.cols, m.name);
       }
       if (runner && sequential) {
         await runner.run(l, await layerHost(l, dequantized), { advance: true });
@@ -486,6 +562,60 @@ export async function quantizeModel(
     }
     runner?.dispose();
     runner = null;
+
+    // ---------------------------------------------------------------- end-to-end fine-tuning
+    const tunedDense = new Map<string, Float32Array>();
+    if (finetuneEpochs > 0) {
+      const want = Math.max(1, Math.floor((options.finetuneTokens ?? 8192) / seqLen));
+      const all = calibrationSequences(calibIds, seqLen, (want + Math.max(1, Math.ceil(want / 8))) * seqLen, source.tokenizer!.bosId);
+      if (all.length < 2) notes.push(`fine-tuning skipped: the calibration text holds ${all.length} sequence(s) of ${seqLen} tokens, it needs 2 (training + held-out)`);
+      else {
+        const nVal = Math.max(1, Math.min(Math.ceil(want / 8), Math.floor(all.length / 5)));
+        const train = all.slice(0, all.length - nVal);
+        const validation = all.slice(all.length - nVal);
+        const teacher = await hostModel(c, loadF32, source.tensors.has('output.weight') && !source.config.tiedEmbeddings);
+        const student = await hostModel(c, loadF32, source.tensors.has('output.weight') && !source.config.tiedEmbeddings);
+        // The student sees the embedding (and LM head) as the file will hold them.
+        const embDType0 = denseDType(options.embeddingDType ?? 'q8_0', entry('token_embd.weight').shape);
+        const asStored = (f: Float32Array, dtype: WeightDType, shape: number[]) =>
+          decodeToF32({ name: '', dtype, shape, data: encodeDense(f, dtype, shape) });
+        const tiedOut = student.output === student.embedding;
+        student.embedding = asStored(student.embedding, embDType0, [c.vocabSize, c.dim]);
+        student.output = tiedOut ? student.embedding : asStored(student.output, denseDType(options.outputDType ?? 'q8_0', [c.vocabSize, c.dim]), [c.vocabSize, c.dim]);
+        const list: TunedMatrix[] = [];
+        for (const m of matrices) {
+          const q = quantized.get(m.name)!;
+          const key = MATRIX_KEY[m.kind];
+          student.layers[m.layer]![key] = dequantizeMatrix(q);
+          list.push({ layer: m.layer, key, q });
+        }
+        const r = finetuneQuantized(teacher, student, list, {
+          train,
+          validation,
+          epochs: finetuneEpochs,
+          lr: finetuneLr,
+          batch: 1,
+          norms: true,
+          codeLr: options.finetuneCodeLr ?? 5e-3,
+          signal: options.signal,
+          onEpoch: (e) => progress('finetune', layerUnits, `epoch ${e.epoch}: KL ${e.train.toFixed(4)} (train) ${e.validation.toFixed(4)} (held out)`),
+        });
+        matrices.forEach((m, i) => {
+          const q = list[i]!.q;
+          const p = codec.represent({ rows: q.rows, groups: q.widths.length, scales: r.scales[i]!, zeros: q.zeros }, q.widths);
+          blobs.set(m.name, codec.encode({ ...q, codes: r.codes[i]!, scales: p.scales, zeros: p.zeros, secondOrder: p.secondOrder }));
+        });
+        r.layerNorms.forEach((n, l) => {
+          tunedDense.set(`blk.${l}.attn_norm.weight`, n.attnNorm);
+          tunedDense.set(`blk.${l}.ffn_norm.weight`, n.ffnNorm);
+        });
+        tunedDense.set('output_norm.weight', r.outputNorm);
+        notes.push(
+          `fine-tuned scales and norms (${r.keptEpoch} of ${finetuneEpochs} epochs kept, ${train.length * seqLen} tokens): KL to the original ${r.before.toFixed(4)} → ${r.after.toFixed(4)} nats/token on ${validation.length * seqLen} held-out calibration tokens`,
+        );
+      }
+      quantized.clear();
+    }
 
     // ---------------------------------------------------------------- write
     const embDType = denseDType(options.embeddingDType ?? 'q8_0', entry('token_embd.weight').shape);
@@ -512,7 +642,7 @@ export async function quantizeModel(
       const bytes = dtype === 'f32' ? params * 4 : dtype === 'f16' ? params * 2 : (params / 32) * 34;
       fileBytes += bytes;
       reports.set(name, { name, shape, dtype, bits_per_weight: (8 * bytes) / params });
-      tensors.push({ name, dtype, shape, data: async () => encodeDense(await loadF32(name), dtype, shape) });
+      tensors.push({ name, dtype, shape, data: async () => encodeDense(tunedDense.get(name) ?? (await loadF32(name)), dtype, shape) });
     }
     // An EAGLE draft head stored beside the model (`eagle.*`, `bitexit.eagle.*`) travels as stored:
     // SpecEE's drafter reads it from the quantized file as from the original.
@@ -552,6 +682,7 @@ export async function quantizeModel(
       secondOrder: codec.o.secondOrder,
       clip,
       sensitivity,
+      finetuneEpochs,
       embedding: embDType,
       output: outDType ?? 'tied',
       norms: 'f32',
@@ -573,6 +704,7 @@ export async function quantizeModel(
       ['bitexit.quant.refit', u32(refit)],
       ['bitexit.quant.sensitivity', ggufValue.string(sensitivity)],
       ['bitexit.quant.calibration_tokens', u32(calibrationTokens)],
+      ['bitexit.quant.finetune_epochs', u32(finetuneEpochs)],
       ['bitexit.quant.embedding_type', ggufValue.string(embDType)],
       ['bitexit.quant.output_type', ggufValue.string(outDType ?? 'tied')],
     ];

@@ -11,7 +11,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe.skipIf(!GGUF || !DEV_TEXT)('bitexit quantize on stories260K', () => {
   it('prints exactly one JSON object with the agreed keys and writes a loadable bx GGUF', async () => {
     const out = join(dir, 'q.gguf');
-    const r = await runCli(['quantize', GGUF!, '-o', out, '--bits', '3.3', '--calib', DEV_TEXT!, '--calib-tokens', '256', '--sensitivity', 'relative', '--json']);
+    const r = await runCli(['quantize', GGUF!, '-o', out, '--bits', '3.3', '--calib', DEV_TEXT!, '--calib-tokens', '256', '--sensitivity', 'relative', '--finetune', '1', '--finetune-tokens', '512', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);

@@ -18,6 +18,10 @@ export interface QuantizeCliOptions {
   actOrder?: boolean;
   refit?: number;
   sensitivity?: 'measured' | 'relative' | 'absolute';
+  finetune?: number;
+  finetuneTokens?: number;
+  finetuneLr?: number;
+  finetuneCodeLr?: number;
   secondOrder: boolean;
   clip: boolean;
   embeddings?: 'f32' | 'f16' | 'q8_0';
@@ -91,6 +95,10 @@ export async function quantizeCommand(input: string, opts: QuantizeCliOptions, i
         actOrder: opts.actOrder,
         refit: opts.refit,
         sensitivity: opts.sensitivity,
+        finetune: opts.finetune,
+        finetuneTokens: opts.finetuneTokens,
+        finetuneLr: opts.finetuneLr,
+        finetuneCodeLr: opts.finetuneCodeLr,
         secondOrder: opts.secondOrder,
         clip: opts.clip,
         embeddingDType: opts.embeddings,
@@ -120,7 +128,7 @@ export async function quantizeCommand(input: string, opts: QuantizeCliOptions, i
         `wrote ${opts.output}`,
         `bits per weight: ${report.bits_per_weight.matrices.toFixed(3)} (quantized matrices, every byte counted), ${report.bits_per_weight.file.toFixed(3)} (all weights of the file)`,
         `widths: 2-bit ${pct(report.width_fractions['2'])}, 3-bit ${pct(report.width_fractions['3'])}, 4-bit ${pct(report.width_fractions['4'])} of the matrix weights; outliers ${report.outliers.count} (${pct(report.outliers.fraction)})`,
-        `method: group ${s.groupSize}, widths ${s.widths.join(',')}, ${s.calibrated ? `calibrated on ${s.calibrationTokens} tokens` : 'uncalibrated (H = I)'}, ${s.gptq ? `GPTQ${s.actOrder ? ' act-order' : ''}${s.refit > 0 ? `, scale refit ×${s.refit}` : ''}` : 'round-to-nearest'}, ${s.sensitivity} sensitivity, clipping ${s.clip ? 'on' : 'off'}, second-order scales ${s.secondOrder ? 'on' : 'off'}`,
+        `method: group ${s.groupSize}, widths ${s.widths.join(',')}, ${s.calibrated ? `calibrated on ${s.calibrationTokens} tokens` : 'uncalibrated (H = I)'}, ${s.gptq ? `GPTQ${s.actOrder ? ' act-order' : ''}${s.refit > 0 ? `, scale refit ×${s.refit}` : ''}` : 'round-to-nearest'}, ${s.sensitivity} sensitivity, ${s.finetuneEpochs > 0 ? `fine-tuning ${s.finetuneEpochs} epochs` : 'no fine-tuning'}, clipping ${s.clip ? 'on' : 'off'}, second-order scales ${s.secondOrder ? 'on' : 'off'}`,
         `policy: norms f32, token embedding ${s.embedding}, LM head ${s.output === 'tied' ? 'tied to the embedding' : s.output}, the 7 linear matrices of every layer mixed-precision bx`,
         ...report.notes.map((n) => `note: ${n}`),
         `${report.seconds.toFixed(1)} s`,

@@ -7,6 +7,10 @@ import { gptqQuantize, type GptqOptions } from './gptq.js';
 import { selectOutliers } from './outliers.js';
 import { DEFAULT_CLIP_GRID, dequantize, fitMatrix, groupCount, quantizeRtn, type GroupParams } from './rtn.js';
 import { f16Round } from './f16.js';
+import { hessianErrorBlocked as hessianError, refitScalesBlocked as refitScales } from './refit.js';
+
+// The row-blocked implementations (src/algorithms/refit.ts), under the names this module always exported.
+export { hessianError, refitScales };
 import type { BxSecondOrderParams } from '@bitexit/format';
 
 /** A quantized matrix in the quantizer's own layout (converted to the file's BxMatrix by the codec). */
@@ -120,96 +124,6 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, o: M
   };
 }
 
-/**
- * Scales that minimise Σ_r (w_r − ŵ_r)ᵀ H (w_r − ŵ_r) for fixed codes and zeros
- * (ŵ = s_g·(q − z_g), outliers fixed): one pass of exact coordinate descent
- * over the column groups of each row (O(cols²) per row, like GPTQ).
- * A scale that would not stay positive is left unchanged.
- */
-export function refitScales(
-  w: Float32Array,
-  rows: number,
-  cols: number,
-  groupSize: number,
-  codes: Uint8Array,
-  params: GroupParams,
-  outliers: { rows: ArrayLike<number>; cols: ArrayLike<number>; values: ArrayLike<number> },
-  h: Float64Array,
-): Float32Array {
-  const groups = params.groups;
-  const scales = Float32Array.from(params.scales);
-  const wq = dequantize(codes, rows, cols, groupSize, params, outliers);
-  const isOutlier = new Uint8Array(rows * cols);
-  for (let j = 0; j < outliers.values.length; j++) isOutlier[outliers.rows[j]! * cols + outliers.cols[j]!] = 1;
-  const e = new Float64Array(cols);
-  const he = new Float64Array(cols);
-  const u = new Float64Array(cols);
-  const hu = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < cols; k++) e[k] = w[r * cols + k]! - wq[r * cols + k]!;
-    for (let i = 0; i < cols; i++) {
-      let acc = 0;
-      const hi = i * cols;
-      for (let j = 0; j < cols; j++) acc += h[hi + j]! * e[j]!;
-      he[i] = acc;
-    }
-    for (let sweep = 0; sweep < 2; sweep++) {
-      for (let g = 0; g < groups; g++) {
-        const c0 = g * groupSize;
-        const c1 = Math.min(c0 + groupSize, cols);
-        const pi = r * groups + g;
-        const z = params.zeros[pi]!;
-        let any = false;
-        for (let k = c0; k < c1; k++) {
-          u[k] = isOutlier[r * cols + k] ? 0 : codes[r * cols + k]! - z;
-          if (u[k] !== 0) any = true;
-        }
-        if (!any) continue;
-        // hu = H[:, c0:c1] u[c0:c1]; uHu = u·hu over the group; uHe = u·He over the group.
-        hu.fill(0);
-        for (let k = c0; k < c1; k++) {
-          const uk = u[k]!;
-          if (uk === 0) continue;
-          for (let i = 0; i < cols; i++) hu[i] += h[i * cols + k]! * uk;
-        }
-        let uHu = 0;
-        let uHe = 0;
-        for (let k = c0; k < c1; k++) {
-          uHu += u[k]! * hu[k]!;
-          uHe += u[k]! * he[k]!;
-        }
-        if (!(uHu > 0)) continue;
-        const delta = uHe / uHu;
-        const s = scales[pi]! + delta;
-        if (!(s > 0) || !Number.isFinite(s)) continue;
-        scales[pi] = s;
-        // e -= delta·u (group), He -= delta·Hu.
-        for (let k = c0; k < c1; k++) e[k] -= delta * u[k]!;
-        for (let i = 0; i < cols; i++) he[i] -= delta * hu[i]!;
-      }
-      if (groups === 1) break;
-    }
-  }
-  return scales;
-}
-
 export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
   return dequantize(q.codes, q.rows, q.cols, q.groupSize, { rows: q.rows, groups: q.widths.length, scales: q.scales, zeros: q.zeros }, q.outliers);
-}
-
-/** Σ_r (w_r − ŵ_r)ᵀ H (w_r − ŵ_r): the layer-output error the quantization adds (full H). */
-export function hessianError(w: Float32Array, wq: Float32Array, rows: number, cols: number, h: Float64Array): number {
-  let total = 0;
-  const d = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) d[c] = w[r * cols + c]! - wq[r * cols + c]!;
-    for (let i = 0; i < cols; i++) {
-      if (d[i] === 0) continue;
-      let s = 0;
-      const hi = i * cols;
-      for (let j = 0; j < cols; j++) s += h[hi + j]! * d[j]!;
-      total += d[i]! * s;
-    }
-  }
-  return total;
 }
