@@ -36,9 +36,12 @@ const MODELS = modelsIn(F);
 
 const rtn = (b) => ({ widths: [b], bits: 16, clip: false });
 // Plain GPTQ (reference settings: no act-order, no scale refit) as the baseline; "GPTQ+" adds ours.
-const gptq = (b) => ({ widths: [b], bits: 16, clip: false, calib: true, actOrder: false, refit: 0 });
-const gptqPlus = (b) => ({ widths: [b], bits: 16, calib: true });
-const ours = (bits, extra = {}) => ({ bits, calib: true, ...extra });
+const gptq = (b) => ({ widths: [b], bits: 16, clip: false, calib: true, actOrder: false, refit: 0, finetune: 0 });
+const gptqPlus = (b) => ({ widths: [b], bits: 16, calib: true, finetune: 0 });
+// "ours" rows and their ablations: GPTQ-stage settings without the end-to-end fine-tuning (as
+// measured before it existed); "ours … + fine-tuning" rows are today's defaults.
+const ours = (bits, extra = {}) => ({ bits, calib: true, finetune: 0, ...extra });
+const oursTuned = (bits, extra = {}) => ({ bits, calib: true, ...extra });
 const ALL_CONFIGS = [
   ['F32', null],
   ['RTN 2-bit', rtn(2)],
@@ -56,6 +59,10 @@ const ALL_CONFIGS = [
   ['ours 3.5', ours(3.5)],
   ['ours 4.0', ours(4.0)],
   ['ours 4.5 (all 4-bit)', ours(4.5)],
+  ['ours 2.9 + fine-tuning (default)', oursTuned(2.9)],
+  ['ours 3.3 + fine-tuning (default)', oursTuned(3.3)],
+  ['ours 4.0 + fine-tuning (default)', oursTuned(4.0)],
+  ['ablation 2.9 fine-tuning: codes fixed', oursTuned(2.9, { finetuneCodeLr: 0 })],
   ['ablation 3.3: widths 2,4 only', ours(3.3, { widths: [2, 4] })],
   ['ablation 3.3: + outliers 0.5%', ours(3.3, { outliers: 0.005 })],
   ['ablation 3.3: no second-order', ours(3.3, { secondOrder: false })],
@@ -79,6 +86,7 @@ const ESSENTIAL = new Set([
   'F32', 'RTN 2-bit', 'RTN 3-bit', 'RTN 4-bit', 'GPTQ 3-bit', 'GPTQ 4-bit',
   'GPTQ+ 3-bit (act-order, refit, clip)', 'GPTQ+ 4-bit (act-order, refit, clip)',
   'ours 2.5', 'ours 2.9', 'ours 3.0', 'ours 3.3', 'ours 3.5', 'ours 4.0',
+  'ours 2.9 + fine-tuning (default)', 'ours 3.3 + fine-tuning (default)', 'ours 4.0 + fine-tuning (default)',
   'ablation 3.3: widths 2,4 only', 'ablation 3.3: + outliers 0.5%', 'ablation 3.3: no second-order',
   'ablation 3.3: no clipping', 'ablation 3.3: no GPTQ',
   'ablation 3.3: relative sensitivity', 'ablation 3.3: no act-order', 'ablation 3.3: no refit',
