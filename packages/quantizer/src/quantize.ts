@@ -573,15 +573,19 @@ export async function quantizeModel(
         const nVal = Math.max(1, Math.min(Math.ceil(want / 8), Math.floor(all.length / 5)));
         const train = all.slice(0, all.length - nVal);
         const validation = all.slice(all.length - nVal);
-        const teacher = await hostModel(c, loadF32, source.tensors.has('output.weight') && !source.config.tiedEmbeddings);
-        const student = await hostModel(c, loadF32, source.tensors.has('output.weight') && !source.config.tiedEmbeddings);
-        // The student sees the embedding (and LM head) as the file will hold them.
-        const embDType0 = denseDType(options.embeddingDType ?? 'q8_0', entry('token_embd.weight').shape);
-        const asStored = (f: Float32Array, dtype: WeightDType, shape: number[]) =>
-          decodeToF32({ name: '', dtype, shape, data: encodeDense(f, dtype, shape) });
-        const tiedOut = student.output === student.embedding;
-        student.embedding = asStored(student.embedding, embDType0, [c.vocabSize, c.dim]);
-        student.output = tiedOut ? student.embedding : asStored(student.output, denseDType(options.outputDType ?? 'q8_0', [c.vocabSize, c.dim]), [c.vocabSize, c.dim]);
+        const untied = source.tensors.has('output.weight') && !source.config.tiedEmbeddings;
+        const teacher = await hostModel(c, loadF32, untied);
+        // The student shares the teacher's arrays except those it trains or overwrites: its norms (copied),
+        // its matrices (dequantized below) and the embedding / LM head as the file will hold them.
+        const asStored = (f: Float32Array, dtype: WeightDType) => decodeToF32({ name: '', dtype, shape: [c.vocabSize, c.dim], data: encodeDense(f, dtype, [c.vocabSize, c.dim]) });
+        const embedding = asStored(teacher.embedding, denseDType(options.embeddingDType ?? 'q8_0', entry('token_embd.weight').shape));
+        const student: HostModelWeights = {
+          ...teacher,
+          embedding,
+          output: untied ? asStored(teacher.output, denseDType(options.outputDType ?? 'q8_0', [c.vocabSize, c.dim])) : embedding,
+          outputNorm: Float32Array.from(teacher.outputNorm),
+          layers: teacher.layers.map((l) => ({ ...l, attnNorm: Float32Array.from(l.attnNorm), ffnNorm: Float32Array.from(l.ffnNorm) })),
+        };
         const list: TunedMatrix[] = [];
         for (const m of matrices) {
           const q = quantized.get(m.name)!;

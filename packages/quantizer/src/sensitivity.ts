@@ -14,6 +14,7 @@
 import type { Backend } from '@bitexit/backend';
 import { loadModel, type ModelConfig, type ModelSource, type TensorEntry } from '@bitexit/engine';
 import type { HostTensor } from '@bitexit/format';
+import { logSoftmax } from './finetune/transformer.js';
 
 export class KlProbe {
   private constructor(
@@ -41,7 +42,7 @@ export class KlProbe {
     const wrapped: ModelSource = { ...source, config, tensors, close: async () => {} };
     const V = config.vocabSize;
     const probe = new KlProbe(backend, wrapped, sequences, [], V);
-    for (const logits of await probe.logits(new Map())) probe.reference.push(logSoftmaxRows(logits, V));
+    for (const logits of await probe.logits(new Map())) probe.reference.push(logSoftmax(logits, V));
     return probe;
   }
 
@@ -78,7 +79,7 @@ export class KlProbe {
     let total = 0;
     let count = 0;
     all.forEach((logits, s) => {
-      const q = logSoftmaxRows(logits, V);
+      const q = logSoftmax(logits, V);
       const p = this.reference[s]!;
       for (let t = 0; t < q.length; t += V) {
         let kl = 0;
@@ -92,18 +93,4 @@ export class KlProbe {
     });
     return count > 0 ? total / count : 0;
   }
-}
-
-/** Row-wise log-softmax of [n, V] logits. */
-function logSoftmaxRows(logits: Float32Array, V: number): Float32Array {
-  const out = new Float32Array(logits.length);
-  for (let o = 0; o < logits.length; o += V) {
-    let max = -Infinity;
-    for (let i = 0; i < V; i++) if (logits[o + i]! > max) max = logits[o + i]!;
-    let sum = 0;
-    for (let i = 0; i < V; i++) sum += Math.exp(logits[o + i]! - max);
-    const lse = max + Math.log(sum);
-    for (let i = 0; i < V; i++) out[o + i] = logits[o + i]! - lse;
-  }
-  return out;
 }
