@@ -1,15 +1,16 @@
 /**
  * The GPU bundle's entry point (bundled into one file by scripts/gpu-bundle.mjs,
- * with `vitest` mapped to ./vitest-shim.ts): runs the CUDA conformance suite
+ * with `vitest` mapped to @bitexit/conformance/standalone): runs the CUDA conformance suite
  * and the benchmarks, prints a summary and writes everything as JSON.
  * Usage: node bitexit-cuda-check.mjs [results.json] [--no-bench] [--no-conformance] [--no-models] [--small]
  * Exit status: 0 all passed, 1 failures, 2 CUDA unavailable.
  */
 import { writeFileSync } from 'node:fs';
+import { createCpuBackend } from '@bitexit/backend-cpu';
 import { defineConformanceSuite } from '@bitexit/conformance';
 import { createCudaBackendInstance, cudaBackendProvider, loadNative } from '../src/index.js';
 import { BATCHES, LLAMA2_7B, SMALL_SHAPES, benchCopyBandwidth, benchDecode, benchMatvec, type DecodeConfig } from './bench.js';
-import { runRegistered, type TestResult } from './vitest-shim.js';
+import { runRegistered, type TestResult } from '@bitexit/conformance/standalone';
 
 const args = process.argv.slice(2);
 const outFile = args.find((a) => !a.startsWith('--')) ?? 'bitexit-cuda-results.json';
@@ -35,7 +36,7 @@ async function main(): Promise<number> {
   log(`CUDA: ${availability.detail}`);
   let failed = 0;
   if (!args.includes('--no-conformance')) {
-    defineConformanceSuite({ provider: cudaBackendProvider, models: !args.includes('--no-models') });
+    defineConformanceSuite({ provider: cudaBackendProvider, models: !args.includes('--no-models'), cpuReference: createCpuBackend });
     const tests: TestResult[] = await runRegistered((r) => {
       if (r.status === 'failed') log(`FAIL ${r.name}\n  ${r.message?.split('\n').slice(0, 6).join('\n  ')}`);
     });

@@ -26,7 +26,7 @@ await build({
   format: 'esm',
   target: 'node20',
   conditions: ['bitexit-source'],
-  alias: { vitest: join(root, 'gpu/vitest-shim.ts') },
+  alias: { vitest: join(root, '../../packages/conformance/src/standalone.ts') },
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });

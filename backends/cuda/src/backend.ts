@@ -113,8 +113,8 @@ interface BufferEntry {
 interface WeightEntry {
   readonly handle: DeviceWeight;
   readonly nid: number;
-  /** bx: column groups (for the Σx scratch of a product). */
-  readonly groups: number;
+  /** bx: columns rounded up to whole groups (the product's scratch holds x in group-interleaved order). */
+  readonly paddedCols: number;
 }
 
 interface ProgramEntry {
@@ -193,13 +193,13 @@ export class CudaBackend implements Backend {
     if (!(data instanceof Uint8Array) || data.byteLength !== bytes) {
       throw new InvalidProgramError(`weight '${name}': ${data?.byteLength ?? 0} bytes of data, ${dtype} [${shape.join(', ')}] needs ${bytes}`);
     }
-    let groups = 0;
+    let paddedCols = 0;
     if (dtype === 'bx') {
       const view = parseBx(data, `weight '${name}'`); // ModelFormatError for a corrupt blob
       if (shape.length !== 2 || view.layout.rows !== shape[0] || view.layout.cols !== shape[1]) {
         throw new InvalidProgramError(`weight '${name}': shape [${shape.join(', ')}] but its bx blob is [${view.layout.rows}, ${view.layout.cols}]`);
       }
-      groups = Math.ceil(shape[1] / view.layout.groupSize);
+      paddedCols = Math.ceil(shape[1] / view.layout.groupSize) * view.layout.groupSize;
     }
     if (bytes > this.totalBytes) throw new OutOfMemoryError(CUDA_BACKEND_NAME, `weight '${name}' (larger than the device's memory)`, bytes);
     let nid: number;
@@ -216,7 +216,7 @@ export class CudaBackend implements Backend {
       shape: Object.freeze([...shape]),
       byteLength: bytes,
     });
-    this.weights.set(handle.id, { handle, nid, groups });
+    this.weights.set(handle.id, { handle, nid, paddedCols });
     this.handles.issue(handle);
     this.bytesInUse += bytes;
     return handle;
@@ -363,7 +363,7 @@ export class CudaBackend implements Backend {
             r[3] = w.nid;
             r[4] = op.bias ? wt(op.bias).nid : 0;
             r[5] = buf(op.out, 'f32');
-            r[6] = w.handle.dtype === 'bx' ? alloc('bx group sums', Math.max(1, op.rows ?? maxRows) * w.groups * 4) : 0;
+            r[6] = w.handle.dtype === 'bx' ? alloc('bx permuted x', Math.max(1, op.rows ?? maxRows) * w.paddedCols * 4) : 0;
             r[7] = 0; // split-K chosen by the addon from the row count and the GPU's SM count
             break;
           }
@@ -460,7 +460,7 @@ export class CudaBackend implements Backend {
             r[16] = buf(op.exit, 'i32');
             // h (dim floats, padded to 8 bytes) then the 3k float64 features.
             r[17] = alloc('exit-check scratch', Math.ceil(dim / 2) * 8 + 3 * k * 8);
-            r[18] = head.handle.dtype === 'bx' ? alloc('bx group sums', head.groups * 4) : 0;
+            r[18] = head.handle.dtype === 'bx' ? alloc('bx permuted x', head.paddedCols * 4) : 0;
             r[19] = k;
             r[20] = op.upBias.shape[0];
             r[21] = dim;
@@ -557,7 +557,7 @@ export class CudaBackend implements Backend {
     const N = weight.shape[0];
     const x = this.createBuffer('f32', [rows, K], 'bench x');
     const out = this.createBuffer('f32', [rows, N], 'bench out');
-    const xs = this.createBuffer('f32', [rows, Math.max(1, w.groups)], 'bench xsum');
+    const xs = this.createBuffer('f32', [rows, Math.max(1, w.paddedCols)], 'bench permuted x');
     try {
       const data = new Float32Array(rows * K);
       for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37);

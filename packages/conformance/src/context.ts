@@ -6,6 +6,8 @@ import type { ResolvedTolerance } from './tolerance.js';
 export interface SuiteState {
   readonly provider: BackendProvider;
   readonly createOptions: BackendCreateOptions | undefined;
+  /** The CPU reference's factory when the caller supplies it (see ConformanceSuiteOptions.cpuReference). */
+  readonly cpuReference: (() => Promise<Backend>) | undefined;
   /** Set when the probe said the backend cannot run here. */
   unavailable: string | null;
   backend: Backend | null;

@@ -115,6 +115,7 @@ export function defineModelChecks(test: Register, state: SuiteState): void {
     if (env.backend.capabilities.name === 'cpu') skipWith(env, state, 'CPU comparison skipped: the backend under test is the CPU reference itself');
     ms.cpu ??= (async () => {
       try {
+        if (state.cpuReference) return await state.cpuReference();
         const mod = (await import(/* @vite-ignore */ CPU_PACKAGE)) as { createCpuBackend?: () => Promise<Backend> };
         if (typeof mod.createCpuBackend !== 'function') return `${CPU_PACKAGE} does not export createCpuBackend`;
         return await mod.createCpuBackend();

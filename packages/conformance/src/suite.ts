@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { BackendCreateOptions, BackendProvider } from '@bitexit/backend';
+import type { Backend, BackendCreateOptions, BackendProvider } from '@bitexit/backend';
 import type { WeightDType } from '@bitexit/format';
 import type { Register, SuiteState, TestCtx, TestEnv } from './context.js';
 import { resolveTolerance, type ToleranceOptions } from './tolerance.js';
@@ -22,6 +22,12 @@ export interface ConformanceSuiteOptions {
   tolerance?: ToleranceOptions;
   /** Whole-model checks (need the engine and the fixtures). Default true. */
   models?: boolean;
+  /**
+   * Creates the CPU reference for the whole-model comparisons. Default: a
+   * dynamic import of @bitexit/backend-cpu (not a dependency of this package);
+   * bundles that cannot resolve it at run time (the GPU bundles) pass it here.
+   */
+  cpuReference?: () => Promise<Backend>;
 }
 
 const REQUIRED_DTYPES: readonly WeightDType[] = ['f32', 'f16'];
@@ -52,7 +58,7 @@ export function defineConformanceSuite(options: ConformanceSuiteOptions): void {
   const { provider } = options;
   const tag = `[conformance:${provider.name}]`;
   const skips = matcher(options.skip ?? []);
-  const state: SuiteState = { provider, createOptions: options.options, unavailable: null, backend: null, tolerance: null };
+  const state: SuiteState = { provider, createOptions: options.options, cpuReference: options.cpuReference, unavailable: null, backend: null, tolerance: null };
   const notedDTypes = new Set<string>();
 
   const register: Register = (id, body, timeoutMs) => {

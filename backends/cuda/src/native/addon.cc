@@ -460,9 +460,9 @@ class Context : public Napi::ObjectWrap<Context> {
           bool hasBias = a[4] != 0;
           WeightRef bias = hasBias ? weight(env, a[4]) : WeightRef{};
           auto out = static_cast<float*>(ptr(env, a[5]));
-          auto xsum = static_cast<float*>(ptr(env, a[6]));
+          auto xperm = static_cast<float*>(ptr(env, a[6]));
           int splits = splitsFor(w, (int)a[7]);
-          prog->launches.push_back([=](cudaStream_t s) { launchMatmul(s, rs, fixed, x, w, hasBias ? &bias : nullptr, out, maxRows, xsum, splits); });
+          prog->launches.push_back([=](cudaStream_t s) { launchMatmul(s, rs, fixed, x, w, hasBias ? &bias : nullptr, out, maxRows, xperm, splits); });
           break;
         }
         case 4: {  // rope
@@ -550,12 +550,12 @@ class Context : public Napi::ObjectWrap<Context> {
           auto logits = static_cast<float*>(ptr(env, a[15]));
           auto exit = static_cast<int32_t*>(ptr(env, a[16]));
           auto h = static_cast<float*>(ptr(env, a[17]));
-          auto xsum = static_cast<float*>(ptr(env, a[18]));
+          auto xperm = static_cast<float*>(ptr(env, a[18]));
           int k = (int)a[19], hidden = (int)a[20], dim = (int)a[21];
           int splits = splitsFor(head, 0);
           prog->launches.push_back([=](cudaStream_t s) {
             launchExitCheck(s, rs, x, dim, norm, eps, head, drafts, k, probs, active, layer, up, upBias, down, downBias, hidden, threshold, logits, exit, h,
-                            xsum, splits);
+                            xperm, splits);
           });
           break;
         }
@@ -744,7 +744,7 @@ class Context : public Napi::ObjectWrap<Context> {
   }
 
   /**
-   * benchMatvec(weightId, xId, outId, xsumId, rows, iters, splits) ->
+   * benchMatvec(weightId, xId, outId, xpermId, rows, iters, splits) ->
    * Promise<milliseconds per product>, timed with events around `iters`
    * launches captured in one graph (launch overhead excluded as in decode).
    */
@@ -754,7 +754,7 @@ class Context : public Napi::ObjectWrap<Context> {
     WeightRef w = weight(env, info[0].As<Napi::Number>().DoubleValue());
     auto x = static_cast<const float*>(ptr(env, info[1].As<Napi::Number>().DoubleValue()));
     auto out = static_cast<float*>(ptr(env, info[2].As<Napi::Number>().DoubleValue()));
-    auto xsum = static_cast<float*>(ptr(env, info[3].As<Napi::Number>().DoubleValue()));
+    auto xperm = static_cast<float*>(ptr(env, info[3].As<Napi::Number>().DoubleValue()));
     const int rows = info[4].As<Napi::Number>().Int32Value();
     const int iters = info[5].As<Napi::Number>().Int32Value();
     const int splits = splitsFor(w, info[6].As<Napi::Number>().Int32Value());
@@ -766,7 +766,7 @@ class Context : public Napi::ObjectWrap<Context> {
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
     CK(env, cudaStreamBeginCapture(captureStream_, cudaStreamCaptureModeThreadLocal), "capture");
-    for (int i = 0; i < iters; i++) launchBenchMatvec(captureStream_, rs, x, w, out, rows, xsum, splits);
+    for (int i = 0; i < iters; i++) launchBenchMatvec(captureStream_, rs, x, w, out, rows, xperm, splits);
     CK(env, cudaStreamEndCapture(captureStream_, &graph), "end capture");
     cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);

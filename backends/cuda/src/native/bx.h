@@ -10,6 +10,7 @@
 
 #ifdef __CUDACC__
 #include <cuda_runtime.h>
+#include <cuda_fp16.h>
 #define BX_HD __host__ __device__ __forceinline__
 #else
 #define BX_HD inline
@@ -26,6 +27,10 @@ struct alignas(16) uint4 {
 
 // f16 bits -> f32, exact (subnormals, inf, NaN), integer ops only so host and device agree.
 BX_HD float bxHalfToFloat(uint32_t h) {
+#if defined(__CUDA_ARCH__)
+  // The hardware conversion is exact too (f16 -> f32 never rounds): one instruction instead of the branches below.
+  return __half2float(__ushort_as_half((unsigned short)h));
+#else
   uint32_t sign = (h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t frac = h & 0x3ffu;
@@ -51,6 +56,7 @@ BX_HD float bxHalfToFloat(uint32_t h) {
   float f;
   memcpy(&f, &bits, 4);
   return f;
+#endif
 }
 
 BX_HD float bxBf16ToFloat(uint32_t h) {
@@ -277,70 +283,113 @@ BX_HD float bxU2F(uint32_t q) {
   return f - 8388608.0f;
 }
 
-/** Σ q·x over a 4-bit slot (8 codes per word). */
+/**
+ * q·2^k for the code whose bits `mask` selects (mask = (2^b − 1)·2^k, k + b <= 16),
+ * exactly, in one LOP3 and one FADD: OR the masked bits into the mantissa of
+ * 2^23 and subtract 2^23. The dot products keep one accumulator per k and
+ * scale each by 2^−k once per slot, instead of shifting every code down.
+ */
+BX_HD float bxU2FMasked(uint32_t v, uint32_t mask) {
+  uint32_t bits = 0x4B000000u | (v & mask);
+  float f;
+  memcpy(&f, &bits, 4);
+  return f - 8388608.0f;
+}
+
+/**
+ * Σ q·x over a 4-bit slot (8 codes per word); Σx over the group goes to `sx`
+ * (summed in column order, so it equals a plain sequential sum).
+ * FULL: the group's float4 number i is at x + i * xs, xs = 4 for a contiguous
+ * x; the kernel passes its group-interleaved copy of x (xs = 4 * nG) so that
+ * the lanes of a warp, each on its own group, read neighbouring float4s.
+ */
 template <int NW, bool FULL>
-BX_HD float bxDot4(const uint32_t (&w)[NW], const float* x, int valid) {
-  float acc = 0.f;
+BX_HD float bxDot4(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
+  float acc = 0.f, sum = 0.f;
+  float part[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
-      const float4 a = *reinterpret_cast<const float4*>(x + j * 8);
-      const float4 b = *reinterpret_cast<const float4*>(x + j * 8 + 4);
-      const uint32_t v = w[j];
-      acc = fmaf(bxU2F(v & 15u), a.x, acc);
-      acc = fmaf(bxU2F((v >> 4) & 15u), a.y, acc);
-      acc = fmaf(bxU2F((v >> 8) & 15u), a.z, acc);
-      acc = fmaf(bxU2F((v >> 12) & 15u), a.w, acc);
-      acc = fmaf(bxU2F((v >> 16) & 15u), b.x, acc);
-      acc = fmaf(bxU2F((v >> 20) & 15u), b.y, acc);
-      acc = fmaf(bxU2F((v >> 24) & 15u), b.z, acc);
-      acc = fmaf(bxU2F(v >> 28), b.w, acc);
+      // Codes e = 0..3 of each 16-bit half as q·16^e (bxU2FMasked); one accumulator per e.
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const float4 a = *reinterpret_cast<const float4*>(x + (2 * j + h) * xs);
+        const uint32_t v = h ? w[j] >> 16 : w[j];
+        part[0] = fmaf(bxU2FMasked(v, 15u), a.x, part[0]);
+        part[1] = fmaf(bxU2FMasked(v, 15u << 4), a.y, part[1]);
+        part[2] = fmaf(bxU2FMasked(v, 15u << 8), a.z, part[2]);
+        part[3] = fmaf(bxU2FMasked(v, 15u << 12), a.w, part[3]);
+        sum = sum + a.x + a.y + a.z + a.w;
+      }
     } else {
       for (int e = 0; e < 8; e++) {
         int c = j * 8 + e;
-        if (c < valid) acc = fmaf(bxU2F((w[j] >> (4 * e)) & 15u), x[c], acc);
+        if (c < valid) {
+          acc = fmaf(bxU2F((w[j] >> (4 * e)) & 15u), x[c], acc);
+          sum += x[c];
+        }
       }
     }
   }
+  sx = sum;
+  if (FULL) acc = part[0] + 0.0625f * (part[1] + 0.0625f * (part[2] + 0.0625f * part[3]));  // powers of two: exact scaling
   return acc;
 }
 
-/** Σ lo2·x over a 2-bit slot (16 codes per word): the codes of 2-bit groups, the low bits of 3-bit groups. */
+/** Σ lo2·x over a 2-bit slot (16 codes per word): the codes of 2-bit groups, the low bits of 3-bit groups; Σx to `sx` as bxDot4. */
 template <int NW, bool FULL>
-BX_HD float bxDot2(const uint32_t (&w)[NW], const float* x, int valid) {
-  float acc = 0.f;
+BX_HD float bxDot2(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
+  float acc = 0.f, sum = 0.f;
+  float part[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
+      // Codes e = 0..7 of each 16-bit half as q·4^e (bxU2FMasked); one accumulator per e.
 #pragma unroll
-      for (int h = 0; h < 4; h++) {
-        const float4 a = *reinterpret_cast<const float4*>(x + j * 16 + h * 4);
-        const uint32_t v = w[j] >> (8 * h);
-        acc = fmaf(bxU2F(v & 3u), a.x, acc);
-        acc = fmaf(bxU2F((v >> 2) & 3u), a.y, acc);
-        acc = fmaf(bxU2F((v >> 4) & 3u), a.z, acc);
-        acc = fmaf(bxU2F((v >> 6) & 3u), a.w, acc);
+      for (int h = 0; h < 2; h++) {
+        const float4 a = *reinterpret_cast<const float4*>(x + (4 * j + 2 * h) * xs);
+        const float4 b = *reinterpret_cast<const float4*>(x + (4 * j + 2 * h + 1) * xs);
+        const uint32_t v = h ? w[j] >> 16 : w[j];
+        part[0] = fmaf(bxU2FMasked(v, 3u), a.x, part[0]);
+        part[1] = fmaf(bxU2FMasked(v, 3u << 2), a.y, part[1]);
+        part[2] = fmaf(bxU2FMasked(v, 3u << 4), a.z, part[2]);
+        part[3] = fmaf(bxU2FMasked(v, 3u << 6), a.w, part[3]);
+        part[4] = fmaf(bxU2FMasked(v, 3u << 8), b.x, part[4]);
+        part[5] = fmaf(bxU2FMasked(v, 3u << 10), b.y, part[5]);
+        part[6] = fmaf(bxU2FMasked(v, 3u << 12), b.z, part[6]);
+        part[7] = fmaf(bxU2FMasked(v, 3u << 14), b.w, part[7]);
+        sum = sum + a.x + a.y + a.z + a.w + b.x + b.y + b.z + b.w;
       }
     } else {
       for (int e = 0; e < 16; e++) {
         int c = j * 16 + e;
-        if (c < valid) acc = fmaf(bxU2F((w[j] >> (2 * e)) & 3u), x[c], acc);
+        if (c < valid) {
+          acc = fmaf(bxU2F((w[j] >> (2 * e)) & 3u), x[c], acc);
+          sum += x[c];
+        }
       }
     }
+  }
+  sx = sum;
+  if (FULL) {
+    float p = part[7];
+#pragma unroll
+    for (int e = 6; e >= 0; e--) p = fmaf(0.25f, p, part[e]);  // 0.25·p is exact: the FMA rounds once, like a plain add
+    acc = p;
   }
   return acc;
 }
 
-/** Σ hi·x over a 1-bit slot (32 codes per word): the high bits of 3-bit groups. */
+/** Σ hi·x over a 1-bit slot (32 codes per word): the high bits of 3-bit groups (x addressed as in bxDot4). */
 template <int NW, bool FULL>
-BX_HD float bxDot1(const uint32_t (&w)[NW], const float* x, int valid) {
+BX_HD float bxDot1(const uint32_t (&w)[NW], const float* x, int valid, int xs) {
   float acc = 0.f;
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
 #pragma unroll
       for (int h = 0; h < 8; h++) {
-        const float4 a = *reinterpret_cast<const float4*>(x + j * 32 + h * 4);
+        const float4 a = *reinterpret_cast<const float4*>(x + (8 * j + h) * xs);
         const uint32_t v = w[j] >> (4 * h);
         // A bit selects x or 0: no multiply needed.
         acc += (v & 1u) ? a.x : 0.f;
@@ -383,59 +432,78 @@ struct BxMetaRaw {
   uint32_t tile;    // second-order tile word (0 without second order)
 };
 
-BX_HD BxMetaRaw bxLoadMeta(const BxDev& d, int64_t r, int64_t g) {
+/** Per-row constants of the meta lookups, computed once per row rather than per slot. */
+struct BxRow {
+  uint64_t bit;      // r * M: the row's first meta bit
+  int64_t tileBase;  // (r / SR) * tileCols: the row's second-order tile row
+};
+
+BX_HD BxRow bxRow(const BxDev& d, int64_t r) {
+  BxRow row;
+  row.bit = (uint64_t)r * d.M;
+  row.tileBase = d.secondOrder ? (r / d.SR) * d.tileCols : 0;
+  return row;
+}
+
+BX_HD BxMetaRaw bxLoadMeta(const BxDev& d, const BxRow& row, int64_t g) {
   BxMetaRaw m;
-  const uint64_t sb = (uint64_t)r * d.M + (uint64_t)g * d.F;
-  const uint64_t zb = (uint64_t)r * d.M + d.gZoff[g];
+  const uint64_t sb = row.bit + (uint64_t)g * d.F;
+  const uint64_t zb = row.bit + d.gZoff[g];
   m.s0 = d.meta[sb >> 5];
   m.s1 = ((sb & 31) + d.F > 32) ? d.meta[(sb >> 5) + 1] : 0u;
   m.z0 = d.meta[zb >> 5];
   m.z1 = ((zb & 31) + d.gWidth[g] > 32) ? d.meta[(zb >> 5) + 1] : 0u;
-  m.tile = bxTileWord(d, r, g);
+  m.tile = d.secondOrder ? d.so[row.tileBase + (d.SG == 1 ? g : g / d.SG)] : 0u;
   return m;
 }
 
-BX_HD void bxDecodeMeta(const BxDev& d, int64_t r, int64_t g, const BxMetaRaw& m, float& s, float& z) {
-  const uint64_t sb = (uint64_t)r * d.M + (uint64_t)g * d.F;
-  const uint64_t zb = (uint64_t)r * d.M + d.gZoff[g];
+BX_HD void bxDecodeMeta(const BxDev& d, const BxRow& row, int64_t g, const BxMetaRaw& m, float& s, float& z) {
+  const uint64_t sb = row.bit + (uint64_t)g * d.F;
+  const uint64_t zb = row.bit + d.gZoff[g];
   s = bxScaleFromField(d, bxFieldFrom(m.s0, m.s1, sb, d.F), m.tile);
   z = (float)bxFieldFrom(m.z0, m.z1, zb, (int)d.gWidth[g]);
 }
 
 /**
  * One row's dot product W[r]·x, organised exactly as the kernel's per-lane
- * work (P4 slots, P2 slots, P1 slots, outliers) but run serially. `xsum[g]`
- * = Σ x over group g. Used by the host test to check the kernel's arithmetic.
+ * work (P4 slots, P2 slots, P1 slots, outliers, Σx of each group summed
+ * inside its slot) but run serially on a contiguous x. Used by the host test
+ * to check the kernel's arithmetic.
  */
 template <int G, bool FULL>
-BX_HD float bxRowDot(const BxDev& d, int64_t r, const float* x, const float* xsum) {
+BX_HD float bxRowDot(const BxDev& d, int64_t r, const float* x) {
+  const BxRow row = bxRow(d, r);
   float acc = 0.f;
   for (int k = 0; k < d.n4; k++) {
     const int g = (int)d.s4Group[k];
     uint32_t w[G / 8];
     bxLoadWords<G / 8>(d.p4 + r * d.W4 + (int64_t)k * (G / 8), d.vec4, w);
     float s, z;
-    bxDecodeMeta(d, r, g, bxLoadMeta(d, r, g), s, z);
+    bxDecodeMeta(d, row, g, bxLoadMeta(d, row, g), s, z);
     const int valid = d.K - g * G < G ? d.K - g * G : G;
-    acc += s * (bxDot4<G / 8, FULL>(w, x + (int64_t)g * G, valid) - z * xsum[g]);
+    float sx;
+    const float dot = bxDot4<G / 8, FULL>(w, x + (int64_t)g * G, valid, 4, sx);
+    acc += s * (dot - z * sx);
   }
   for (int k = 0; k < d.n23; k++) {
     const int g = (int)d.s2Group[k];
     uint32_t w[G / 16];
     bxLoadWords<G / 16>(d.p2 + r * d.W2 + (int64_t)k * (G / 16), d.vec2, w);
     float s, z;
-    bxDecodeMeta(d, r, g, bxLoadMeta(d, r, g), s, z);
+    bxDecodeMeta(d, row, g, bxLoadMeta(d, row, g), s, z);
     const int valid = d.K - g * G < G ? d.K - g * G : G;
-    acc += s * (bxDot2<G / 16, FULL>(w, x + (int64_t)g * G, valid) - z * xsum[g]);
+    float sx;
+    const float dot = bxDot2<G / 16, FULL>(w, x + (int64_t)g * G, valid, 4, sx);
+    acc += s * (dot - z * sx);
   }
   for (int k = 0; k < d.n3; k++) {
     const int g = (int)d.s1Group[k];
     uint32_t w[G / 32];
     bxLoadWords<G / 32>(d.p1 + r * d.W1 + (int64_t)k * (G / 32), d.vec1, w);
     float s, z;
-    bxDecodeMeta(d, r, g, bxLoadMeta(d, r, g), s, z);
+    bxDecodeMeta(d, row, g, bxLoadMeta(d, row, g), s, z);
     const int valid = d.K - g * G < G ? d.K - g * G : G;
-    acc += s * 4.f * bxDot1<G / 32, FULL>(w, x + (int64_t)g * G, valid);
+    acc += s * 4.f * bxDot1<G / 32, FULL>(w, x + (int64_t)g * G, valid, 4);
   }
   for (int j = 0; j < d.C; j++) {
     const uint32_t e = d.outl[r * d.C + j];

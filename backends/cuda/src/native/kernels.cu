@@ -210,17 +210,22 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) denseMatvec(RunState* rs, int
 
 // ----------------------------------------------------------------- bx matvec
 
-/** Σx over each group of each active row: xsum[t * nG + g]. Shared by every row of the product. */
-__global__ void groupSums(RunState* rs, int fixedRows, const float* x, int64_t K, int G, int nG, float* xsum) {
+/**
+ * x in group-interleaved order for the bx product: float4 number j of group g
+ * of token row t goes to xperm[((t * (G / 4) + j) * nG + g) * 4]. The product's
+ * lanes each work on their own group, so with x in this order a warp's lanes
+ * read neighbouring float4s (a few 128-byte lines per load) instead of 32
+ * lines 4·G bytes apart. Only for matrices whose K is a multiple of G.
+ */
+__global__ void bxPermuteX(RunState* rs, int fixedRows, const float* __restrict__ x, int64_t K, int G, int nG, float* __restrict__ xperm) {
   const int t = blockIdx.y;
   if (skipped(rs) || t >= activeRows(rs, fixedRows)) return;
-  const int g = blockIdx.x * blockDim.x + threadIdx.x;
-  if (g >= nG) return;
-  const float* xr = x + t * K + (int64_t)g * G;
-  const int m = (int)min((int64_t)G, K - (int64_t)g * G);
-  float s = 0.f;
-  for (int i = 0; i < m; i++) s += xr[i];
-  xsum[(int64_t)t * nG + g] = s;
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;  // = j * nG + g
+  const int64_t per = (int64_t)nG * (G / 4);
+  if (i >= per) return;
+  const int64_t j = i / nG, g = i - j * nG;
+  const float4 v = __ldg(reinterpret_cast<const float4*>(x + t * K + g * G + j * 4));
+  reinterpret_cast<float4*>(xperm)[t * per + i] = v;
 }
 
 /** The words and meta fields of one slot, loaded one slot ahead of use (register double-buffering). */
@@ -232,11 +237,11 @@ struct SlotRegs {
 };
 
 template <int NW>
-__device__ __forceinline__ void loadSlot(const BxDev& d, const uint32_t* plane, int W, bool vec, const uint32_t* slotGroup, int64_t r, int k,
-                                         SlotRegs<NW>& s) {
+__device__ __forceinline__ void loadSlot(const BxDev& d, const uint32_t* plane, int W, bool vec, const uint32_t* slotGroup, int64_t r,
+                                         const BxRow& row, int k, SlotRegs<NW>& s) {
   s.g = (int)__ldg(slotGroup + k);
   bxLoadWords<NW>(plane + r * W + (int64_t)k * NW, vec, s.w);
-  s.m = bxLoadMeta(d, r, s.g);
+  s.m = bxLoadMeta(d, row, s.g);
 }
 
 /**
@@ -246,14 +251,16 @@ __device__ __forceinline__ void loadSlot(const BxDev& d, const uint32_t* plane, 
  * plane row with 128-bit loads. While a slot is being multiplied, the next
  * slot's code words, scale/zero words and second-order tile word are already
  * in flight (asynchronous dequantization by register prefetch). Per group
- * the sum is s·(Σq·x − z·Σx) (Σx precomputed once per x), plus 4·s·Σhi·x for
- * 3-bit groups; outliers are added in the same pass. blockIdx.y splits the
+ * the sum is s·(Σq·x − z·Σx) (Σx summed in the same pass over the group's x),
+ * plus 4·s·Σhi·x for 3-bit groups; outliers are added in the same pass.
+ * FULL matrices read x from its group-interleaved copy (bxPermuteX), others
+ * from x itself. blockIdx.y splits the
  * slots of a row (split-K) when rows are few; partial sums are then added
  * with atomics into a zeroed output.
  */
 template <int G, bool FULL, int T>
 __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fixedRows, BxDev d, const float* __restrict__ x,
-                                                             const float* __restrict__ xsum, WeightRef bias, int hasBias, float* __restrict__ out,
+                                                             const float* __restrict__ xperm, WeightRef bias, int hasBias, float* __restrict__ out,
                                                              int splits) {
   const int lane = threadIdx.x & 31;
   const int64_t r = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
@@ -261,12 +268,18 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
   const int split = blockIdx.y;
   const int n = activeRows(rs, fixedRows);
   const int64_t K = d.K;
+  const BxRow row = bxRow(d, r);
   const int stride = WARP * splits;
   // Lanes continue round-robin across the three planes (rotated start), so
   // the lanes left idle at the end of one plane's slots start the next plane.
   const int first4 = split * WARP + lane;
   const int first2 = split * WARP + ((lane + WARP - (d.n4 & 31)) & 31);
   const int first1 = split * WARP + ((lane + WARP - ((d.n4 + d.n23) & 31)) & 31);
+  // Where group g of token row t starts, and the distance between its float4s.
+  const int xs = FULL ? 4 * d.nG : 4;
+  auto xGroup = [&](int t, int g) -> const float* {
+    return FULL ? xperm + (int64_t)t * d.nG * G + (int64_t)g * 4 : x + (int64_t)t * K + (int64_t)g * G;
+  };
   for (int t0 = 0; t0 < n; t0 += T) {
     float acc[T];
 #pragma unroll
@@ -276,18 +289,19 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
     {
       SlotRegs<G / 8> cur, nxt;
       int k = first4;
-      if (k < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, k, cur);
+      if (k < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, row, k, cur);
       while (k < d.n4) {
         const int kn = k + stride;
-        if (kn < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, kn, nxt);
+        if (kn < d.n4) loadSlot<G / 8>(d, d.p4, d.W4, d.vec4, d.s4Group, r, row, kn, nxt);
         float s, z;
-        bxDecodeMeta(d, r, cur.g, cur.m, s, z);
+        bxDecodeMeta(d, row, cur.g, cur.m, s, z);
         const int valid = (int)min((int64_t)G, K - (int64_t)cur.g * G);
 #pragma unroll
         for (int t = 0; t < T; t++) {
           if (t0 + t < n) {
-            const float dot = bxDot4<G / 8, FULL>(cur.w, x + (t0 + t) * K + (int64_t)cur.g * G, valid);
-            acc[t] = fmaf(s, dot - z * xsum[(int64_t)(t0 + t) * d.nG + cur.g], acc[t]);
+            float sx;
+            const float dot = bxDot4<G / 8, FULL>(cur.w, xGroup(t0 + t, cur.g), valid, xs, sx);
+            acc[t] = fmaf(s, dot - z * sx, acc[t]);
           }
         }
         cur = nxt;
@@ -298,18 +312,19 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
     {
       SlotRegs<G / 16> cur, nxt;
       int k = first2;
-      if (k < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, k, cur);
+      if (k < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, row, k, cur);
       while (k < d.n23) {
         const int kn = k + stride;
-        if (kn < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, kn, nxt);
+        if (kn < d.n23) loadSlot<G / 16>(d, d.p2, d.W2, d.vec2, d.s2Group, r, row, kn, nxt);
         float s, z;
-        bxDecodeMeta(d, r, cur.g, cur.m, s, z);
+        bxDecodeMeta(d, row, cur.g, cur.m, s, z);
         const int valid = (int)min((int64_t)G, K - (int64_t)cur.g * G);
 #pragma unroll
         for (int t = 0; t < T; t++) {
           if (t0 + t < n) {
-            const float dot = bxDot2<G / 16, FULL>(cur.w, x + (t0 + t) * K + (int64_t)cur.g * G, valid);
-            acc[t] = fmaf(s, dot - z * xsum[(int64_t)(t0 + t) * d.nG + cur.g], acc[t]);
+            float sx;
+            const float dot = bxDot2<G / 16, FULL>(cur.w, xGroup(t0 + t, cur.g), valid, xs, sx);
+            acc[t] = fmaf(s, dot - z * sx, acc[t]);
           }
         }
         cur = nxt;
@@ -320,16 +335,16 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
     {
       SlotRegs<G / 32> cur, nxt;
       int k = first1;
-      if (k < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, k, cur);
+      if (k < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, row, k, cur);
       while (k < d.n3) {
         const int kn = k + stride;
-        if (kn < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, kn, nxt);
+        if (kn < d.n3) loadSlot<G / 32>(d, d.p1, d.W1, d.vec1, d.s1Group, r, row, kn, nxt);
         float s, z;
-        bxDecodeMeta(d, r, cur.g, cur.m, s, z);
+        bxDecodeMeta(d, row, cur.g, cur.m, s, z);
         const int valid = (int)min((int64_t)G, K - (int64_t)cur.g * G);
 #pragma unroll
         for (int t = 0; t < T; t++) {
-          if (t0 + t < n) acc[t] = fmaf(4.f * s, bxDot1<G / 32, FULL>(cur.w, x + (t0 + t) * K + (int64_t)cur.g * G, valid), acc[t]);
+          if (t0 + t < n) acc[t] = fmaf(4.f * s, bxDot1<G / 32, FULL>(cur.w, xGroup(t0 + t, cur.g), valid, xs), acc[t]);
         }
         cur = nxt;
         k = kn;
@@ -369,20 +384,20 @@ __global__ void zeroKernel(RunState* rs, float* out, int64_t count) {
 
 template <int G, bool FULL, int T>
 static void launchBxT(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias, float* out,
-                      const float* xsum, int splits) {
+                      const float* xperm, int splits) {
   const dim3 grid((unsigned)((w.bx.N + MV_WARPS - 1) / MV_WARPS), (unsigned)splits);
-  bxMatvec<G, FULL, T><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, w.bx, x, xsum, bias, hasBias, out, splits);
+  bxMatvec<G, FULL, T><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, w.bx, x, xperm, bias, hasBias, out, splits);
 }
 
 template <int G>
 static void launchBxG(cudaStream_t s, RunState* rs, int fixedRows, int maxRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias,
-                      float* out, const float* xsum, int splits) {
+                      float* out, const float* xperm, int splits) {
   const bool full = w.bx.full != 0;
   const bool one = (fixedRows > 0 ? fixedRows : maxRows) == 1;
-  if (full && one) launchBxT<G, true, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
-  else if (full) launchBxT<G, true, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
-  else if (one) launchBxT<G, false, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
-  else launchBxT<G, false, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xsum, splits);
+  if (full && one) launchBxT<G, true, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
+  else if (full) launchBxT<G, true, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
+  else if (one) launchBxT<G, false, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
+  else launchBxT<G, false, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
 }
 
 template <int DT>
@@ -483,7 +498,7 @@ __global__ void bxOutliersAdd(RunState* rs, int fixedRows, BxDev d, const float*
 #define MM_TILED_ROWS 8
 
 static void matmulImpl(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
-                       float* xsum, int splits) {
+                       float* xperm, int splits) {
   WeightRef none{};
   const WeightRef& b = bias ? *bias : none;
   const int hasBias = bias ? 1 : 0;
@@ -503,23 +518,26 @@ static void matmulImpl(cudaStream_t s, RunState* rs, int fixedRows, const float*
   }
   const BxDev& d = w.bx;
   const int rows = fixedRows > 0 ? fixedRows : maxRows;
-  groupSums<<<dim3((d.nG + 127) / 128, rows), 128, 0, s>>>(rs, fixedRows, x, d.K, d.G, d.nG, xsum);
+  if (d.full) {
+    const int64_t per = (int64_t)d.nG * (d.G / 4);
+    bxPermuteX<<<dim3((unsigned)((per + 255) / 256), rows), 256, 0, s>>>(rs, fixedRows, x, d.K, d.G, d.nG, xperm);
+  }
   if (splits > 1) {
     const int64_t count = (int64_t)rows * d.N;
     zeroKernel<<<(unsigned)((count + 255) / 256 > 4096 ? 4096 : (count + 255) / 256), 256, 0, s>>>(rs, out, count);
   }
-  if (d.G == 32) launchBxG<32>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
-  else if (d.G == 64) launchBxG<64>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
-  else launchBxG<128>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xsum, splits);
+  if (d.G == 32) launchBxG<32>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xperm, splits);
+  else if (d.G == 64) launchBxG<64>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xperm, splits);
+  else launchBxG<128>(s, rs, fixedRows, maxRows, x, w, b, hasBias, out, xperm, splits);
 }
 
 void launchMatmul(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
-                  float* xsum, int splits) {
-  matmulImpl(s, rs, fixedRows, x, w, bias, out, maxRows, xsum, splits);
+                  float* xperm, int splits) {
+  matmulImpl(s, rs, fixedRows, x, w, bias, out, maxRows, xperm, splits);
 }
 
-void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xsum, int splits) {
-  matmulImpl(s, rs, rows, x, w, nullptr, out, rows, xsum, splits);
+void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xperm, int splits) {
+  matmulImpl(s, rs, rows, x, w, nullptr, out, rows, xperm, splits);
 }
 
 // ----------------------------------------------------------------- rope
@@ -984,10 +1002,10 @@ __global__ void __launch_bounds__(1024) exitCheckDecide(RunState* rs, const floa
 
 void launchExitCheck(cudaStream_t s, RunState* rs, const float* x, int dim, const WeightRef& norm, float eps, const WeightRef& head, const int32_t* drafts,
                      int k, float* probs, const int32_t* active, int layer, const WeightRef& up, const WeightRef& upBias, const WeightRef& down,
-                     const WeightRef& downBias, int hidden, float threshold, float* logits, int32_t* exit, float* h, float* xsum, int splits) {
+                     const WeightRef& downBias, int hidden, float threshold, float* logits, int32_t* exit, float* h, float* xperm, int splits) {
   // h scratch: dim floats, then 3k doubles for the features (8-byte aligned).
   double* z = reinterpret_cast<double*>(h + ((dim + 1) / 2) * 2);
   exitCheckScore<<<1, 256, 0, s>>>(rs, x, dim, norm, eps, head, drafts, k, probs, active, layer, up, upBias, down, downBias, hidden, threshold, exit, h, z);
-  matmulImpl(s, rs, 1, h, head, nullptr, logits, 1, xsum, splits);
+  matmulImpl(s, rs, 1, h, head, nullptr, logits, 1, xperm, splits);
   exitCheckDecide<<<1, 1024, 0, s>>>(rs, logits, (int)head.rows, drafts, k, exit, layer);
 }

@@ -55,9 +55,9 @@ struct WeightRef {
 
 void launchEmbed(cudaStream_t s, RunState* rs, const WeightRef& table, const int32_t* ids, float* out, int maxRows);
 void launchRmsnorm(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, float eps, float* out, int maxRows);
-/** xsum scratch: maxRows * nG floats (bx only). splits > 1 zeroes `out` and accumulates with atomics. */
+/** xperm scratch (bx only): maxRows * nG * G floats, x in group-interleaved order (bxPermuteX). splits > 1 zeroes `out` and accumulates with atomics. */
 void launchMatmul(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef* bias, float* out, int maxRows,
-                  float* xsum, int splits);
+                  float* xperm, int splits);
 void launchRope(cudaStream_t s, RunState* rs, float* x, int heads, int headDim, int ropeDim, int style, const float* invFreq, int maxRows);
 void launchKvStore(cudaStream_t s, RunState* rs, const float* k, const float* v, float* kc, float* vc, int kw, int vw, int maxRows);
 /** partial scratch: maxRows * heads * attentionSplits(cacheRows) * (headDim + 2) floats. exitLayers (or null): SpecEE mask policy. */
@@ -72,13 +72,13 @@ void launchArgmax(cudaStream_t s, RunState* rs, const float* x, int32_t* out, in
 size_t sampleScratchBytes(int V);
 void launchSample(cudaStream_t s, RunState* rs, const float* logits, const int32_t* history, int32_t* out, int V, void* scratch);
 
-/** SpecEE exit check (program.ts): h scratch [dim], xsum scratch for a bx LM head. */
+/** SpecEE exit check (program.ts): h scratch [dim], xperm scratch (nG * G floats) for a bx LM head. */
 void launchExitCheck(cudaStream_t s, RunState* rs, const float* x, int dim, const WeightRef& norm, float eps, const WeightRef& head, const int32_t* drafts,
                      int k, float* probs, const int32_t* active, int layer, const WeightRef& up, const WeightRef& upBias, const WeightRef& down,
-                     const WeightRef& downBias, int hidden, float threshold, float* logits, int32_t* exit, float* h, float* xsum, int splits);
+                     const WeightRef& downBias, int hidden, float threshold, float* logits, int32_t* exit, float* h, float* xperm, int splits);
 void launchGuardBegin(cudaStream_t s, RunState* rs, const int32_t* exit, int mode, int layer);
 void launchGuardEnd(cudaStream_t s, RunState* rs);
 void launchExitRecord(cudaStream_t s, RunState* rs, const int32_t* exit, int32_t* exitLayers, int lastLayer, int rows);
 
 /** Benchmarks: plain matrix-vector products without a program around them. */
-void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xsum, int splits);
+void launchBenchMatvec(cudaStream_t s, RunState* rs, const float* x, const WeightRef& w, float* out, int rows, float* xperm, int splits);

@@ -127,16 +127,13 @@ int main(int argc, char** argv) {
       double diff = fabs(exact - fact) / (1e-6 + fabs(exact));
       if (diff > worst) worst = diff;
       // The kernel's own loop structure (bxRowDot), with its vector paths when the matrix allows them.
-      std::vector<float> xs(L.K + 64, 0.f), xsum(L.nG, 0.f);
-      for (uint32_t c = 0; c < L.K; c++) {
-        xs[c] = (float)((int)((c * 37 + r * 11) % 17) - 8) / 8.0f;
-        xsum[c / L.G] += xs[c];
-      }
+      std::vector<float> xs(L.K + 64, 0.f);
+      for (uint32_t c = 0; c < L.K; c++) xs[c] = (float)((int)((c * 37 + r * 11) % 17) - 8) / 8.0f;
       float k = 0;
       bool full = L.K % L.G == 0;
-      if (L.G == 32) k = full ? bxRowDot<32, true>(d, r, xs.data(), xsum.data()) : bxRowDot<32, false>(d, r, xs.data(), xsum.data());
-      if (L.G == 64) k = full ? bxRowDot<64, true>(d, r, xs.data(), xsum.data()) : bxRowDot<64, false>(d, r, xs.data(), xsum.data());
-      if (L.G == 128) k = full ? bxRowDot<128, true>(d, r, xs.data(), xsum.data()) : bxRowDot<128, false>(d, r, xs.data(), xsum.data());
+      if (L.G == 32) k = full ? bxRowDot<32, true>(d, r, xs.data()) : bxRowDot<32, false>(d, r, xs.data());
+      if (L.G == 64) k = full ? bxRowDot<64, true>(d, r, xs.data()) : bxRowDot<64, false>(d, r, xs.data());
+      if (L.G == 128) k = full ? bxRowDot<128, true>(d, r, xs.data()) : bxRowDot<128, false>(d, r, xs.data());
       diff = fabs(exact - k) / (1e-4 + fabs(exact));
       if (diff > worst) worst = diff;
     }

@@ -1,8 +1,10 @@
 /**
  * A tiny stand-in for the parts of vitest the conformance suite uses
- * (describe, it, it.skip, beforeAll, afterAll, ctx.skip), so the GPU bundle
- * runs the very same suite with plain Node on a machine that has nothing but
- * the NVIDIA driver. The bundler maps `vitest` to this file.
+ * (describe, it, it.skip, beforeAll, afterAll, ctx.skip), so the GPU bundles
+ * (backend-cuda's and backend-webgpu's `npm run gpu:bundle`) run the very same
+ * suite with plain Node on a machine that has nothing but a GPU driver. The
+ * bundler maps `vitest` to this file; `runRegistered` then runs what the suite
+ * registered.
  */
 type Fn = (ctx: { skip(note?: string): never }) => unknown;
 type Item = { kind: 'test'; name: string; fn?: Fn; timeoutMs?: number } | { kind: 'suite'; node: Node };
