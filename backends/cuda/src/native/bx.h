@@ -297,16 +297,25 @@ BX_HD float bxU2FMasked(uint32_t v, uint32_t mask) {
 }
 
 /**
- * Σ q·x over a 4-bit slot (8 codes per word); Σx over the group goes to `sx`
- * (summed in column order, so it equals a plain sequential sum).
- * FULL: the group's float4 number i is at x + i * xs, xs = 4 for a contiguous
- * x; the kernel passes its group-interleaved copy of x (xs = 4 * nG) so that
- * the lanes of a warp, each on its own group, read neighbouring float4s.
+ * Σ q·x over a 4-bit slot (8 codes per word) for R rows that share the
+ * group (the kernels' rows-per-warp: x is read once for all R), and Σx over
+ * the group into `sx` (summed in column order, so it equals a plain
+ * sequential sum). FULL: the group's float4 number i is at x + i * xs, xs = 4
+ * for a contiguous x; the kernel passes its group-interleaved copy of x
+ * (xs = 4 * nG) so that the lanes of a warp, each on its own group, read
+ * neighbouring float4s.
  */
-template <int NW, bool FULL>
-BX_HD float bxDot4(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
-  float acc = 0.f, sum = 0.f;
-  float part[4] = {0.f, 0.f, 0.f, 0.f};
+template <int R, int NW, bool FULL>
+BX_HD void bxDot4R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R], float& sx) {
+  float part[R][4];
+  float acc[R];
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    acc[i] = 0.f;
+#pragma unroll
+    for (int e = 0; e < 4; e++) part[i][e] = 0.f;
+  }
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
@@ -314,33 +323,46 @@ BX_HD float bxDot4(const uint32_t (&w)[NW], const float* x, int valid, int xs, f
 #pragma unroll
       for (int h = 0; h < 2; h++) {
         const float4 a = *reinterpret_cast<const float4*>(x + (2 * j + h) * xs);
-        const uint32_t v = h ? w[j] >> 16 : w[j];
-        part[0] = fmaf(bxU2FMasked(v, 15u), a.x, part[0]);
-        part[1] = fmaf(bxU2FMasked(v, 15u << 4), a.y, part[1]);
-        part[2] = fmaf(bxU2FMasked(v, 15u << 8), a.z, part[2]);
-        part[3] = fmaf(bxU2FMasked(v, 15u << 12), a.w, part[3]);
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          const uint32_t v = h ? w[i][j] >> 16 : w[i][j];
+          part[i][0] = fmaf(bxU2FMasked(v, 15u), a.x, part[i][0]);
+          part[i][1] = fmaf(bxU2FMasked(v, 15u << 4), a.y, part[i][1]);
+          part[i][2] = fmaf(bxU2FMasked(v, 15u << 8), a.z, part[i][2]);
+          part[i][3] = fmaf(bxU2FMasked(v, 15u << 12), a.w, part[i][3]);
+        }
         sum = sum + a.x + a.y + a.z + a.w;
       }
     } else {
       for (int e = 0; e < 8; e++) {
         int c = j * 8 + e;
         if (c < valid) {
-          acc = fmaf(bxU2F((w[j] >> (4 * e)) & 15u), x[c], acc);
-          sum += x[c];
+          const float xc = x[c];
+#pragma unroll
+          for (int i = 0; i < R; i++) acc[i] = fmaf(bxU2F((w[i][j] >> (4 * e)) & 15u), xc, acc[i]);
+          sum += xc;
         }
       }
     }
   }
   sx = sum;
-  if (FULL) acc = part[0] + 0.0625f * (part[1] + 0.0625f * (part[2] + 0.0625f * part[3]));  // powers of two: exact scaling
-  return acc;
+#pragma unroll
+  for (int i = 0; i < R; i++)  // powers of two: exact scaling
+    dot[i] = FULL ? part[i][0] + 0.0625f * (part[i][1] + 0.0625f * (part[i][2] + 0.0625f * part[i][3])) : acc[i];
 }
 
-/** Σ lo2·x over a 2-bit slot (16 codes per word): the codes of 2-bit groups, the low bits of 3-bit groups; Σx to `sx` as bxDot4. */
-template <int NW, bool FULL>
-BX_HD float bxDot2(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
-  float acc = 0.f, sum = 0.f;
-  float part[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+/** Σ lo2·x over a 2-bit slot (16 codes per word): the codes of 2-bit groups, the low bits of 3-bit groups; R rows and Σx as bxDot4R. */
+template <int R, int NW, bool FULL>
+BX_HD void bxDot2R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R], float& sx) {
+  float part[R][8];
+  float acc[R];
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    acc[i] = 0.f;
+#pragma unroll
+    for (int e = 0; e < 8; e++) part[i][e] = 0.f;
+  }
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
@@ -349,62 +371,103 @@ BX_HD float bxDot2(const uint32_t (&w)[NW], const float* x, int valid, int xs, f
       for (int h = 0; h < 2; h++) {
         const float4 a = *reinterpret_cast<const float4*>(x + (4 * j + 2 * h) * xs);
         const float4 b = *reinterpret_cast<const float4*>(x + (4 * j + 2 * h + 1) * xs);
-        const uint32_t v = h ? w[j] >> 16 : w[j];
-        part[0] = fmaf(bxU2FMasked(v, 3u), a.x, part[0]);
-        part[1] = fmaf(bxU2FMasked(v, 3u << 2), a.y, part[1]);
-        part[2] = fmaf(bxU2FMasked(v, 3u << 4), a.z, part[2]);
-        part[3] = fmaf(bxU2FMasked(v, 3u << 6), a.w, part[3]);
-        part[4] = fmaf(bxU2FMasked(v, 3u << 8), b.x, part[4]);
-        part[5] = fmaf(bxU2FMasked(v, 3u << 10), b.y, part[5]);
-        part[6] = fmaf(bxU2FMasked(v, 3u << 12), b.z, part[6]);
-        part[7] = fmaf(bxU2FMasked(v, 3u << 14), b.w, part[7]);
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          const uint32_t v = h ? w[i][j] >> 16 : w[i][j];
+          part[i][0] = fmaf(bxU2FMasked(v, 3u), a.x, part[i][0]);
+          part[i][1] = fmaf(bxU2FMasked(v, 3u << 2), a.y, part[i][1]);
+          part[i][2] = fmaf(bxU2FMasked(v, 3u << 4), a.z, part[i][2]);
+          part[i][3] = fmaf(bxU2FMasked(v, 3u << 6), a.w, part[i][3]);
+          part[i][4] = fmaf(bxU2FMasked(v, 3u << 8), b.x, part[i][4]);
+          part[i][5] = fmaf(bxU2FMasked(v, 3u << 10), b.y, part[i][5]);
+          part[i][6] = fmaf(bxU2FMasked(v, 3u << 12), b.z, part[i][6]);
+          part[i][7] = fmaf(bxU2FMasked(v, 3u << 14), b.w, part[i][7]);
+        }
         sum = sum + a.x + a.y + a.z + a.w + b.x + b.y + b.z + b.w;
       }
     } else {
       for (int e = 0; e < 16; e++) {
         int c = j * 16 + e;
         if (c < valid) {
-          acc = fmaf(bxU2F((w[j] >> (2 * e)) & 3u), x[c], acc);
-          sum += x[c];
+          const float xc = x[c];
+#pragma unroll
+          for (int i = 0; i < R; i++) acc[i] = fmaf(bxU2F((w[i][j] >> (2 * e)) & 3u), xc, acc[i]);
+          sum += xc;
         }
       }
     }
   }
   sx = sum;
-  if (FULL) {
-    float p = part[7];
 #pragma unroll
-    for (int e = 6; e >= 0; e--) p = fmaf(0.25f, p, part[e]);  // 0.25·p is exact: the FMA rounds once, like a plain add
-    acc = p;
+  for (int i = 0; i < R; i++) {
+    if (FULL) {
+      float p = part[i][7];
+#pragma unroll
+      for (int e = 6; e >= 0; e--) p = fmaf(0.25f, p, part[i][e]);  // 0.25·p is exact: the FMA rounds once, like a plain add
+      dot[i] = p;
+    } else {
+      dot[i] = acc[i];
+    }
   }
-  return acc;
 }
 
-/** Σ hi·x over a 1-bit slot (32 codes per word): the high bits of 3-bit groups (x addressed as in bxDot4). */
-template <int NW, bool FULL>
-BX_HD float bxDot1(const uint32_t (&w)[NW], const float* x, int valid, int xs) {
-  float acc = 0.f;
+/** Σ hi·x over a 1-bit slot (32 codes per word): the high bits of 3-bit groups (R rows, x addressed as in bxDot4R). */
+template <int R, int NW, bool FULL>
+BX_HD void bxDot1R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R]) {
+  float acc[R];
+#pragma unroll
+  for (int i = 0; i < R; i++) acc[i] = 0.f;
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
 #pragma unroll
       for (int h = 0; h < 8; h++) {
         const float4 a = *reinterpret_cast<const float4*>(x + (8 * j + h) * xs);
-        const uint32_t v = w[j] >> (4 * h);
-        // A bit selects x or 0: no multiply needed.
-        acc += (v & 1u) ? a.x : 0.f;
-        acc += (v & 2u) ? a.y : 0.f;
-        acc += (v & 4u) ? a.z : 0.f;
-        acc += (v & 8u) ? a.w : 0.f;
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          const uint32_t v = w[i][j] >> (4 * h);
+          // A bit selects x or 0: no multiply needed.
+          acc[i] += (v & 1u) ? a.x : 0.f;
+          acc[i] += (v & 2u) ? a.y : 0.f;
+          acc[i] += (v & 4u) ? a.z : 0.f;
+          acc[i] += (v & 8u) ? a.w : 0.f;
+        }
       }
     } else {
       for (int e = 0; e < 32; e++) {
         int c = j * 32 + e;
-        if (c < valid && ((w[j] >> e) & 1u)) acc += x[c];
+        if (c < valid) {
+#pragma unroll
+          for (int i = 0; i < R; i++)
+            if ((w[i][j] >> e) & 1u) acc[i] += x[c];
+        }
       }
     }
   }
-  return acc;
+#pragma unroll
+  for (int i = 0; i < R; i++) dot[i] = acc[i];
+}
+
+/** One row (R = 1) of bxDot4R. */
+template <int NW, bool FULL>
+BX_HD float bxDot4(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
+  float d[1];
+  bxDot4R<1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d, sx);
+  return d[0];
+}
+/** One row (R = 1) of bxDot2R. */
+template <int NW, bool FULL>
+BX_HD float bxDot2(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
+  float d[1];
+  bxDot2R<1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d, sx);
+  return d[0];
+}
+/** One row (R = 1) of bxDot1R. */
+template <int NW, bool FULL>
+BX_HD float bxDot1(const uint32_t (&w)[NW], const float* x, int valid, int xs) {
+  float d[1];
+  bxDot1R<1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d);
+  return d[0];
 }
 
 /** Loads NW words of a slot; 128-bit loads when the slot is 16-byte aligned. */

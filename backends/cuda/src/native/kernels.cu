@@ -136,6 +136,10 @@ void launchRmsnorm(cudaStream_t s, RunState* rs, int fixedRows, const float* x, 
 // ----------------------------------------------------------------- dense matvec (f32, f16, bf16, q8_0)
 
 #define MV_WARPS 4
+// Output rows per warp of the one-token bx product (bxMatvecRows).
+#ifndef BX_ROWS_PER_WARP
+#define BX_ROWS_PER_WARP 2
+#endif
 
 /**
  * out[t, r] = W[r] · x[t] (+ bias[r]): one warp per output row, T token rows
@@ -376,6 +380,121 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
   }
 }
 
+/**
+ * The one-token-row bx product (decode): as bxMatvec, but each warp computes
+ * R neighbouring output rows. Per slot the group index and its x are loaded
+ * once and used for the R rows (bxDot4R/bxDot2R/bxDot1R), and the R rows'
+ * code words and meta words are R independent loads in flight at once: with
+ * Llama shapes each lane holds only one or two slots per plane, so a single
+ * row per warp left the register prefetch nothing to run ahead of.
+ */
+template <int G, bool FULL, int R>
+__global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvecRows(RunState* rs, int fixedRows, BxDev d, const float* __restrict__ x,
+                                                                 const float* __restrict__ xperm, WeightRef bias, int hasBias,
+                                                                 float* __restrict__ out, int splits) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r0 = ((int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5)) * R;
+  if (r0 >= d.N || skipped(rs) || activeRows(rs, fixedRows) < 1) return;
+  const int64_t K = d.K;
+  // Rows past the end repeat the last row (computed, never stored).
+  int64_t rr[R];
+  BxRow row[R];
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    rr[i] = min(r0 + i, (int64_t)d.N - 1);
+    row[i] = bxRow(d, rr[i]);
+  }
+  const int split = blockIdx.y;
+  const int stride = WARP * splits;
+  const int first4 = split * WARP + lane;
+  const int first2 = split * WARP + ((lane + WARP - (d.n4 & 31)) & 31);
+  const int first1 = split * WARP + ((lane + WARP - ((d.n4 + d.n23) & 31)) & 31);
+  const int xs = FULL ? 4 * d.nG : 4;
+  float acc[R];
+#pragma unroll
+  for (int i = 0; i < R; i++) acc[i] = 0.f;
+
+  for (int k = first4; k < d.n4; k += stride) {
+    const int g = (int)__ldg(d.s4Group + k);
+    uint32_t w[R][G / 8];
+    BxMetaRaw m[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      bxLoadWords<G / 8>(d.p4 + rr[i] * d.W4 + (int64_t)k * (G / 8), d.vec4, w[i]);
+      m[i] = bxLoadMeta(d, row[i], g);
+    }
+    const float* xg = FULL ? xperm + (int64_t)g * 4 : x + (int64_t)g * G;
+    float dot[R], sx;
+    bxDot4R<R, G / 8, FULL>(w, xg, (int)min((int64_t)G, K - (int64_t)g * G), xs, dot, sx);
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      float sc, z;
+      bxDecodeMeta(d, row[i], g, m[i], sc, z);
+      acc[i] = fmaf(sc, dot[i] - z * sx, acc[i]);
+    }
+  }
+  for (int k = first2; k < d.n23; k += stride) {
+    const int g = (int)__ldg(d.s2Group + k);
+    uint32_t w[R][G / 16];
+    BxMetaRaw m[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      bxLoadWords<G / 16>(d.p2 + rr[i] * d.W2 + (int64_t)k * (G / 16), d.vec2, w[i]);
+      m[i] = bxLoadMeta(d, row[i], g);
+    }
+    const float* xg = FULL ? xperm + (int64_t)g * 4 : x + (int64_t)g * G;
+    float dot[R], sx;
+    bxDot2R<R, G / 16, FULL>(w, xg, (int)min((int64_t)G, K - (int64_t)g * G), xs, dot, sx);
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      float sc, z;
+      bxDecodeMeta(d, row[i], g, m[i], sc, z);
+      acc[i] = fmaf(sc, dot[i] - z * sx, acc[i]);
+    }
+  }
+  for (int k = first1; k < d.n3; k += stride) {
+    const int g = (int)__ldg(d.s1Group + k);
+    uint32_t w[R][G / 32];
+    BxMetaRaw m[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      bxLoadWords<G / 32>(d.p1 + rr[i] * d.W1 + (int64_t)k * (G / 32), d.vec1, w[i]);
+      m[i] = bxLoadMeta(d, row[i], g);
+    }
+    const float* xg = FULL ? xperm + (int64_t)g * 4 : x + (int64_t)g * G;
+    float dot[R];
+    bxDot1R<R, G / 32, FULL>(w, xg, (int)min((int64_t)G, K - (int64_t)g * G), xs, dot);
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      float sc, z;
+      bxDecodeMeta(d, row[i], g, m[i], sc, z);
+      acc[i] = fmaf(4.f * sc, dot[i], acc[i]);
+    }
+  }
+  if (split == 0) {
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      for (int j = lane; j < d.C; j += WARP) {
+        const uint32_t e = __ldg(d.outl + rr[i] * d.C + j);
+        if (e == 0) continue;
+        acc[i] = fmaf(halfBits((uint16_t)(e >> 16)), x[e & 0xffffu], acc[i]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    const float v = warpSum(acc[i]);
+    const int64_t r = r0 + i;
+    if (lane == 0 && r < d.N) {
+      const float b = (hasBias && split == 0) ? loadElem(bias, r) : 0.f;
+      if (splits > 1)
+        atomicAdd(out + r, v + b);
+      else
+        out[r] = v + b;
+    }
+  }
+}
+
 /** Zeroes a split-K output (a kernel, not a memset, so a skipped op leaves its output alone). */
 __global__ void zeroKernel(RunState* rs, float* out, int64_t count) {
   if (skipped(rs)) return;
@@ -389,14 +508,21 @@ static void launchBxT(cudaStream_t s, RunState* rs, int fixedRows, const float* 
   bxMatvec<G, FULL, T><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, w.bx, x, xperm, bias, hasBias, out, splits);
 }
 
+template <int G, bool FULL>
+static void launchBxRows(cudaStream_t s, RunState* rs, int fixedRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias, float* out,
+                         const float* xperm, int splits) {
+  const dim3 grid((unsigned)((w.bx.N + MV_WARPS * BX_ROWS_PER_WARP - 1) / (MV_WARPS * BX_ROWS_PER_WARP)), (unsigned)splits);
+  bxMatvecRows<G, FULL, BX_ROWS_PER_WARP><<<grid, MV_WARPS * WARP, 0, s>>>(rs, fixedRows, w.bx, x, xperm, bias, hasBias, out, splits);
+}
+
 template <int G>
 static void launchBxG(cudaStream_t s, RunState* rs, int fixedRows, int maxRows, const float* x, const WeightRef& w, const WeightRef& bias, int hasBias,
                       float* out, const float* xperm, int splits) {
   const bool full = w.bx.full != 0;
   const bool one = (fixedRows > 0 ? fixedRows : maxRows) == 1;
-  if (full && one) launchBxT<G, true, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
+  if (full && one) launchBxRows<G, true>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
   else if (full) launchBxT<G, true, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
-  else if (one) launchBxT<G, false, 1>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
+  else if (one) launchBxRows<G, false>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
   else launchBxT<G, false, 8>(s, rs, fixedRows, x, w, bias, hasBias, out, xperm, splits);
 }
 
