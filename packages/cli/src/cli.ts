@@ -169,7 +169,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
       ]),
     )
     .option('--finetune <epochs>', 'epochs of end-to-end fine-tuning by distillation after GPTQ: scales, norms and codes (default: 8 when calibrated on models up to 5M matrix weights, else 0)', nonNegativeInt)
-    .option('--finetune-tokens <n>', 'calibration tokens the fine-tuning trains on (default 8192)', positiveInt)
+    .option('--finetune-tokens <n>', 'calibration tokens the fine-tuning trains on (default 16384)', positiveInt)
     .option('--finetune-lr <lr>', 'fine-tuning Adam learning rate of log-scales and norms (default 2e-3)', positiveFloat)
     .option('--finetune-code-lr <lr>', 'fine-tuning Adam learning rate of the latent codes, in code units (default 5e-3; 0 keeps GPTQ codes)', nonNegativeFloat)
     .option('--no-second-order', 'store every scale as f16 instead of second-order codes')

@@ -4,7 +4,7 @@
  * uniform round-to-nearest and uniform GPTQ on the fixture models.
  * Runs on the built dist (`npx turbo run build --filter=@bitexit/cli...` first):
  *
- *   node bench/rate-distortion.mjs [--models 260k,656k] [--chunks 40] [--no-gptq-plus]
+ *   node bench/rate-distortion.mjs [--models 260k,656k] [--chunks 40] [--no-gptq-plus] [--methods bitexit] [--only 'bitexit 4.5']
  *   node bench/rate-distortion.mjs --plot-only      (rewrite the SVG from the JSON)
  *
  * Writes bench-results/rate-distortion.json (points of the models run replace
@@ -75,14 +75,20 @@ async function sweep() {
     if (!m) throw new Error(`unknown model ${key}`);
     const t0 = performance.now();
     const f32 = await perplexity(m.path, evalText, chunks);
-    // --methods a,b: re-measure only those methods and keep the other methods' points of the saved JSON.
+    // --methods a,b / --only 'name,name': re-measure only those methods / settings and keep the saved JSON's other points.
     const methods = argOpt(args, '--methods', null)?.split(',') ?? null;
-    const saved = methods && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).models[m.label] : null;
-    const kept = saved?.f32.chunks === chunks ? saved.points.filter((p) => !methods.includes(p.method)) : [];
+    const only = argOpt(args, '--only', null)?.split(',') ?? null;
+    const all = configs(!args.includes('--no-gptq-plus'));
+    const selected = all.filter(([method, name]) => (!methods || methods.includes(method)) && (!only || only.includes(name)));
+    const selectedNames = new Set(selected.map(([, name]) => name));
+    const saved = (methods || only) && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).models[m.label] : null;
+    const kept = saved?.f32.chunks === chunks ? saved.points.filter((p) => !selectedNames.has(p.name)) : [];
     const entry = { label: m.label, path: m.path, f32: { ppl: f32.ppl, chunks: f32.chunks }, points: kept };
+    const order = new Map(all.map(([, name], i) => [name, i]));
+    const sortPoints = () => entry.points.sort((a, b) => (order.get(a.name) ?? 1e9) - (order.get(b.name) ?? 1e9));
     run.models[m.label] = entry;
     console.log(`${m.label} F32 ppl ${f32.ppl.toFixed(4)} (${f32.chunks} chunks)`);
-    for (const [method, name, cfg] of configs(!args.includes('--no-gptq-plus')).filter(([method]) => !methods || methods.includes(method))) {
+    for (const [method, name, cfg] of selected) {
       const { calib, budget, ...o } = cfg;
       const out = join(tmp, 'q.gguf');
       const row = { method, name, budget: budget ?? null, options: o };
@@ -104,6 +110,7 @@ async function sweep() {
         console.log(`${m.label} ${name} — ${row.error}`);
       }
       entry.points.push(row);
+      sortPoints();
       save(run, chunks, false); // keep partial results if the sweep is cut short
     }
     entry.seconds = (performance.now() - t0) / 1000;

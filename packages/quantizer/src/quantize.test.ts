@@ -117,6 +117,21 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     await expect(quantizeModel(GGUF!, new MemoryByteSink(), { groupSize: 48 })).rejects.toThrow(/group-size/);
   });
 
+  it('spends a budget above all-4-bit group 64 on group 32, unless the group size is given', async () => {
+    // All-4-bit at group 64 is 4.291 bits per weight on stories260K (README "Rate–distortion").
+    const sink = new MemoryByteSink();
+    const r = await quantizeModel(GGUF!, sink, { bits: 4.45 });
+    expect(r.notes.some((n) => /group size 32/.test(n))).toBe(true);
+    expect(r.bits_per_weight.matrices).toBeGreaterThan(4.3);
+    expect(r.bits_per_weight.matrices).toBeLessThanOrEqual(4.45);
+    const g = await readGguf(new MemoryByteSource('q.gguf', sink.bytes()));
+    const t = g.tensors.find((x) => x.dtype === 'bx')!;
+    expect(parseBx((await g.readTensor(t)).data, t.name).layout.groupSize).toBe(32);
+    const fixed = await quantizeModel(GGUF!, new MemoryByteSink(), { bits: 4.45, groupSize: 64 });
+    expect(fixed.notes.some((n) => /group size 32/.test(n))).toBe(false);
+    expect(fixed.bits_per_weight.matrices).toBeCloseTo(4.291, 2);
+  });
+
   it('carries an EAGLE draft head (eagle.* tensors, bitexit.eagle.* keys) through unchanged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'quant-eagle-'));
     try {
