@@ -5,14 +5,45 @@
  * Usage: node bitexit-cuda-check.mjs [results.json] [--no-bench] [--no-conformance] [--no-models] [--small]
  * Exit status: 0 all passed, 1 failures, 2 CUDA unavailable.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createCpuBackend } from '@bitexit/backend-cpu';
 import { defineConformanceSuite } from '@bitexit/conformance';
+import { loadModel } from '@bitexit/engine';
 import { createCudaBackendInstance, cudaBackendProvider, loadNative } from '../src/index.js';
 import { BATCHES, LLAMA2_7B, SMALL_SHAPES, benchCopyBandwidth, benchDecode, benchMatvec, type DecodeConfig } from './bench.js';
 import { runRegistered, type TestResult } from '@bitexit/conformance/standalone';
 
 const args = process.argv.slice(2);
+
+/**
+ * A whole bx-quantized model (stories260K at 3.3 bits, written by gpu:bundle with
+ * `bitexit quantize`): greedy tokens on CUDA must equal the CPU backend's.
+ */
+async function quantizedModelCheck(log: (s: string) => void): Promise<Record<string, unknown>> {
+  const dir = process.env.BITEXIT_FIXTURES;
+  const path = dir ? join(dir, 'bx', 'stories260K-3.3.gguf') : '';
+  if (!path || !existsSync(path)) {
+    log('quantized model check skipped: no bx/stories260K-3.3.gguf in the fixtures (made by npm run gpu:bundle)');
+    return { status: 'skipped' };
+  }
+  const prompt = 'Once upon a time';
+  const greedy = async (backend: Awaited<ReturnType<typeof createCpuBackend>>) => {
+    const model = await loadModel(path, { backend });
+    try {
+      return (await model.generate(prompt, { temperature: 0, maxTokens: 128 }).result).tokens;
+    } finally {
+      await model.dispose();
+      await backend.dispose();
+    }
+  };
+  const cpu = await greedy(await createCpuBackend());
+  const cuda = await greedy(await createCudaBackendInstance());
+  const firstDiff = cpu.findIndex((t, i) => t !== cuda[i]);
+  const same = cpu.length === cuda.length && firstDiff < 0;
+  log(`quantized stories260K (bx, 3.3 bits): greedy ${cuda.length} tokens on CUDA ${same ? 'equal the CPU backend' : `differ from the CPU backend at token ${firstDiff}`}`);
+  return { status: same ? 'passed' : 'failed', path, prompt, cpu, cuda };
+}
 const outFile = args.find((a) => !a.startsWith('--')) ?? 'bitexit-cuda-results.json';
 const log = (s: string) => console.log(s);
 
@@ -45,6 +76,17 @@ async function main(): Promise<number> {
     failed = tests.filter((t) => t.status === 'failed').length;
     result.conformance = { passed, failed, skipped, tests };
     log(`conformance: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  }
+  if (!args.includes('--no-models')) {
+    try {
+      const q = await quantizedModelCheck(log);
+      result.quantizedModel = q;
+      if (q.status === 'failed') failed++;
+    } catch (e) {
+      log(`quantized model check failed: ${(e as Error).stack ?? e}`);
+      result.quantizedModel = { status: 'failed', error: String(e) };
+      failed++;
+    }
   }
   if (!args.includes('--no-bench')) {
     const b = await createCudaBackendInstance();

@@ -47,6 +47,12 @@ if (existsSync(fixtures)) {
   cpSync(fixtures, join(out, 'fixtures'), { recursive: true, filter: (src) => !src.startsWith(join(fixtures, 'text')) });
 }
 else console.warn(`gpu:bundle: no fixtures at ${fixtures}; model checks will skip`);
+// A bx-quantized stories260K (3.3 bits, round-to-nearest: a few seconds) for the whole-model bx check.
+if (existsSync(fixtures)) {
+  mkdirSync(join(out, 'fixtures', 'bx'), { recursive: true });
+  const cli = join(root, '../../packages/cli/bin/bitexit.js');
+  execFileSync(process.execPath, [cli, 'quantize', join(fixtures, 'stories260K/stories260K.gguf'), '-o', join(out, 'fixtures/bx/stories260K-3.3.gguf'), '--bits', '3.3'], { stdio: 'inherit' });
+}
 
 // 5. run.sh
 writeFileSync(
