@@ -12,7 +12,7 @@ import { defineConformanceSuite } from '@bitexit/conformance';
 import { loadModel } from '@bitexit/engine';
 import { createCudaBackendInstance, cudaBackendProvider, loadNative } from '../src/index.js';
 import { BATCHES, LLAMA2_7B, SMALL_SHAPES, benchCopyBandwidth, benchDecode, benchMatvec, type DecodeConfig } from './bench.js';
-import { runRegistered, type TestResult } from '@bitexit/conformance/standalone';
+import { runAndSummarize } from '@bitexit/conformance/standalone';
 
 const args = process.argv.slice(2);
 
@@ -68,14 +68,9 @@ async function main(): Promise<number> {
   let failed = 0;
   if (!args.includes('--no-conformance')) {
     defineConformanceSuite({ provider: cudaBackendProvider, models: !args.includes('--no-models'), cpuReference: createCpuBackend });
-    const tests: TestResult[] = await runRegistered((r) => {
-      if (r.status === 'failed') log(`FAIL ${r.name}\n  ${r.message?.split('\n').slice(0, 6).join('\n  ')}`);
-    });
-    const passed = tests.filter((t) => t.status === 'passed').length;
-    const skipped = tests.filter((t) => t.status === 'skipped').length;
-    failed = tests.filter((t) => t.status === 'failed').length;
-    result.conformance = { passed, failed, skipped, tests };
-    log(`conformance: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+    const summary = await runAndSummarize(log);
+    failed = summary.failed;
+    result.conformance = summary;
   }
   if (!args.includes('--no-models')) {
     try {

@@ -4,10 +4,11 @@
 // only the NVIDIA driver: node (xz), the addon, one bundled script, the
 // fixture models, and run.sh. Stays under 40 MB.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { reportSize, UNPACK_SH, xzTo } from '../../../tools/gpu-bundle/common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'gpu-bundle');
@@ -34,12 +35,12 @@ await build({
 // 2. The addon (absent when this machine has no nvcc: the bundle then reports that).
 const addon = join(root, 'build/Release/bitexit_cuda.node');
 // xz-compressed like node (the fat binary shrinks by more than half); run.sh unpacks both.
-if (existsSync(addon)) execFileSync('sh', ['-c', `xz -9 -T0 -c "${addon}" > "${join(out, 'bitexit_cuda.node.xz')}"`], { stdio: 'inherit' });
+if (existsSync(addon)) xzTo(addon, join(out, 'bitexit_cuda.node.xz'));
 else console.warn(`gpu:bundle: ${addon} does not exist (no nvcc here?); the bundle will report it`);
 
 // 3. Node itself, xz-compressed.
 console.log(`gpu:bundle: compressing ${process.execPath} (${process.version})`);
-execFileSync('sh', ['-c', `xz -9 -T0 -c "${process.execPath}" > "${join(out, 'node.xz')}"`], { stdio: 'inherit' });
+xzTo(process.execPath, join(out, 'node.xz'));
 
 // 4. Fixture models for the whole-model checks.
 // Only what the model checks read (text/ is the tokenizer benchmark corpus).
@@ -62,19 +63,7 @@ writeFileSync(
 # Usage: ./run.sh [results.json] [--no-bench] [--no-conformance] [--no-models]
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
-unpack() { # unpack FILE.xz to FILE once
-  [ -f "$1" ] && return 0
-  [ -f "$1.xz" ] || return 0
-  if command -v xz >/dev/null 2>&1; then
-    xz -dc "$1.xz" > "$1.tmp" || exit 1
-  elif command -v python3 >/dev/null 2>&1; then
-    python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$1.xz" > "$1.tmp" || exit 1
-  else
-    echo "run.sh: need xz or python3 to unpack $1.xz" >&2
-    exit 1
-  fi
-  chmod +x "$1.tmp" && mv "$1.tmp" "$1"
-}
+${UNPACK_SH}
 NODE="$DIR/node"
 unpack "$NODE"
 unpack "$DIR/bitexit_cuda.node"
@@ -88,14 +77,4 @@ exit $status
 );
 chmodSync(join(out, 'run.sh'), 0o755);
 
-function size(p) {
-  const s = statSync(p);
-  return s.isDirectory() ? readdirSync(p).reduce((a, f) => a + size(join(p, f)), 0) : s.size;
-}
-const total = size(out);
-for (const f of readdirSync(out)) console.log(`  ${f.padEnd(28)} ${(size(join(out, f)) / 2 ** 20).toFixed(2)} MB`);
-console.log(`gpu:bundle: ${out} ${(total / 2 ** 20).toFixed(2)} MB`);
-if (total > LIMIT) {
-  console.error(`gpu:bundle: over the ${LIMIT / 2 ** 20} MB limit`);
-  process.exit(1);
-}
+reportSize(out, LIMIT);

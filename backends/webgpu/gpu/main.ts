@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { createCpuBackend } from '@bitexit/backend-cpu';
 import { defineConformanceSuite } from '@bitexit/conformance';
-import { runRegistered, type TestResult } from '@bitexit/conformance/standalone';
+import { runAndSummarize } from '@bitexit/conformance/standalone';
 import { webgpuBackendProvider } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -33,14 +33,9 @@ async function main(): Promise<number> {
   if (!args.includes('--no-fallback')) {
     defineConformanceSuite({ provider: webgpuBackendProvider, models, cpuReference: createCpuBackend, options: { disableFeatures: ['shader-f16', 'subgroups'] } });
   }
-  const tests: TestResult[] = await runRegistered((r) => {
-    if (r.status === 'failed') log(`FAIL ${r.name}\n  ${r.message?.split('\n').slice(0, 6).join('\n  ')}`);
-  });
-  const passed = tests.filter((t) => t.status === 'passed').length;
-  const skipped = tests.filter((t) => t.status === 'skipped').length;
-  const failed = tests.filter((t) => t.status === 'failed').length;
-  result.conformance = { passed, failed, skipped, tests };
-  log(`conformance: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  const summary = await runAndSummarize(log);
+  const failed = summary.failed;
+  result.conformance = summary;
   result.status = failed ? 'failed' : 'passed';
   writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
   log(`wrote ${outFile}`);

@@ -6,12 +6,12 @@
 // (xz-compressed), the fixture models and run.sh. Node itself is not copied
 // (backend-cuda's bundle carries one): run.sh takes $NODE, else
 // ../../cuda/gpu-bundle/node(.xz), else `node` on PATH.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { reportSize, UNPACK_SH, xzTo } from '../../../tools/gpu-bundle/common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'gpu-bundle');
@@ -48,7 +48,7 @@ const pkgDir = dirname(createRequire(join(root, 'package.json')).resolve('webgpu
 const dst = join(out, 'node_modules/webgpu');
 mkdirSync(join(dst, 'dist'), { recursive: true });
 for (const f of ['index.js', 'package.json', 'LICENSE.md']) if (existsSync(join(pkgDir, f))) cpSync(join(pkgDir, f), join(dst, f));
-execFileSync('sh', ['-c', `xz -9 -T0 -c "${join(pkgDir, 'dist/linux-x64.dawn.node')}" > "${join(dst, 'dist/linux-x64.dawn.node.xz')}"`], { stdio: 'inherit' });
+xzTo(join(pkgDir, 'dist/linux-x64.dawn.node'), join(dst, 'dist/linux-x64.dawn.node.xz'));
 
 // 3. Fixture models and the dev text (the model decode benchmark reads both).
 if (existsSync(fixtures)) cpSync(fixtures, join(out, 'fixtures'), { recursive: true });
@@ -62,14 +62,7 @@ writeFileSync(
 # Needs a Vulkan driver and libvulkan.so.1. Usage: ./run.sh OUTDIR [--no-bench] [--no-conformance] [--no-models]
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
-unpack() { # unpack FILE.xz to FILE once
-  [ -f "$1" ] && return 0
-  [ -f "$1.xz" ] || return 0
-  if command -v xz >/dev/null 2>&1; then xz -dc "$1.xz" > "$1.tmp" || exit 1
-  else python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$1.xz" > "$1.tmp" || exit 1
-  fi
-  chmod +x "$1.tmp" && mv "$1.tmp" "$1"
-}
+${UNPACK_SH}
 unpack "$DIR/node_modules/webgpu/dist/linux-x64.dawn.node"
 if [ -z "\${NODE:-}" ]; then
   NODE=node
@@ -90,14 +83,4 @@ exit $status
 );
 chmodSync(join(out, 'run.sh'), 0o755);
 
-function size(p) {
-  const s = statSync(p);
-  return s.isDirectory() ? readdirSync(p).reduce((a, f) => a + size(join(p, f)), 0) : s.size;
-}
-const total = size(out);
-for (const f of readdirSync(out)) console.log(`  ${f.padEnd(28)} ${(size(join(out, f)) / 2 ** 20).toFixed(2)} MB`);
-console.log(`gpu:bundle: ${out} ${(total / 2 ** 20).toFixed(2)} MB`);
-if (total > LIMIT) {
-  console.error(`gpu:bundle: over the ${LIMIT / 2 ** 20} MB limit`);
-  process.exit(1);
-}
+reportSize(out, LIMIT);

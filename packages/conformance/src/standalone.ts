@@ -124,6 +124,24 @@ export async function runRegistered(log: (r: TestResult) => void): Promise<TestR
   return out;
 }
 
+export interface SuiteSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+  tests: TestResult[];
+}
+
+/** runRegistered with the counts: prints each failure's first lines and a one-line total. */
+export async function runAndSummarize(log: (s: string) => void): Promise<SuiteSummary> {
+  const tests = await runRegistered((r) => {
+    if (r.status === 'failed') log(`FAIL ${r.name}\n  ${r.message?.split('\n').slice(0, 6).join('\n  ')}`);
+  });
+  const count = (status: TestResult['status']) => tests.filter((t) => t.status === status).length;
+  const summary = { passed: count('passed'), failed: count('failed'), skipped: count('skipped'), tests };
+  log(`conformance: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
+  return summary;
+}
+
 // The conformance suite only imports the functions above; a minimal expect for anything else.
 export function expect(actual: unknown) {
   return {

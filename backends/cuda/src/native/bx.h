@@ -296,102 +296,63 @@ BX_HD float bxU2FMasked(uint32_t v, uint32_t mask) {
   return f - 8388608.0f;
 }
 
-/**
- * Σ q·x over a 4-bit slot (8 codes per word) for R rows that share the
- * group (the kernels' rows-per-warp: x is read once for all R), and Σx over
- * the group into `sx` (summed in column order, so it equals a plain
- * sequential sum). FULL: the group's float4 number i is at x + i * xs, xs = 4
- * for a contiguous x; the kernel passes its group-interleaved copy of x
- * (xs = 4 * nG) so that the lanes of a warp, each on its own group, read
- * neighbouring float4s.
- */
-template <int R, int NW, bool FULL>
-BX_HD void bxDot4R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R], float& sx) {
-  float part[R][4];
-  float acc[R];
-  float sum = 0.f;
-#pragma unroll
-  for (int i = 0; i < R; i++) {
-    acc[i] = 0.f;
-#pragma unroll
-    for (int e = 0; e < 4; e++) part[i][e] = 0.f;
-  }
-#pragma unroll
-  for (int j = 0; j < NW; j++) {
-    if (FULL) {
-      // Codes e = 0..3 of each 16-bit half as q·16^e (bxU2FMasked); one accumulator per e.
-#pragma unroll
-      for (int h = 0; h < 2; h++) {
-        const float4 a = *reinterpret_cast<const float4*>(x + (2 * j + h) * xs);
-#pragma unroll
-        for (int i = 0; i < R; i++) {
-          const uint32_t v = h ? w[i][j] >> 16 : w[i][j];
-          part[i][0] = fmaf(bxU2FMasked(v, 15u), a.x, part[i][0]);
-          part[i][1] = fmaf(bxU2FMasked(v, 15u << 4), a.y, part[i][1]);
-          part[i][2] = fmaf(bxU2FMasked(v, 15u << 8), a.z, part[i][2]);
-          part[i][3] = fmaf(bxU2FMasked(v, 15u << 12), a.w, part[i][3]);
-        }
-        sum = sum + a.x + a.y + a.z + a.w;
-      }
-    } else {
-      for (int e = 0; e < 8; e++) {
-        int c = j * 8 + e;
-        if (c < valid) {
-          const float xc = x[c];
-#pragma unroll
-          for (int i = 0; i < R; i++) acc[i] = fmaf(bxU2F((w[i][j] >> (4 * e)) & 15u), xc, acc[i]);
-          sum += xc;
-        }
-      }
-    }
-  }
-  sx = sum;
-#pragma unroll
-  for (int i = 0; i < R; i++)  // powers of two: exact scaling
-    dot[i] = FULL ? part[i][0] + 0.0625f * (part[i][1] + 0.0625f * (part[i][2] + 0.0625f * part[i][3])) : acc[i];
-}
+/** Component c (0..3) of a float4. */
+BX_HD float bxLane(const float4& a, int c) { return c == 0 ? a.x : c == 1 ? a.y : c == 2 ? a.z : a.w; }
 
-/** Σ lo2·x over a 2-bit slot (16 codes per word): the codes of 2-bit groups, the low bits of 3-bit groups; R rows and Σx as bxDot4R. */
-template <int R, int NW, bool FULL>
-BX_HD void bxDot2R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R], float& sx) {
-  float part[R][8];
+/**
+ * Σ q·x over a slot of B-bit codes (B = 4: a 4-bit group, 8 codes per word;
+ * B = 2: a 2-bit group or the low bits of a 3-bit group, 16 per word) for R
+ * rows that share the group (the kernels' rows per warp: x is read once for
+ * all R), and Σx over the group into `sx` (summed in column order, so it
+ * equals a plain sequential sum). FULL: the group's float4 number i is at
+ * x + i * xs, xs = 4 for a contiguous x; the kernels pass their
+ * group-interleaved copy of x (xs = 4 * nG) so that the lanes of a warp, each
+ * on its own group, read neighbouring float4s. FULL codes become floats
+ * without shifts: code e of each 16-bit half is masked in place
+ * (bxU2FMasked, q·2^(B·e)) into its own accumulator, scaled by 2^(−B·e) once
+ * per slot.
+ */
+template <int B, int R, int NW, bool FULL>
+BX_HD void bxDotR(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R], float& sx) {
+  constexpr int PER_HALF = 16 / B;      // codes in a 16-bit half word
+  constexpr uint32_t MASK = (1u << B) - 1u;
+  float part[R][PER_HALF];
   float acc[R];
   float sum = 0.f;
 #pragma unroll
   for (int i = 0; i < R; i++) {
     acc[i] = 0.f;
 #pragma unroll
-    for (int e = 0; e < 8; e++) part[i][e] = 0.f;
+    for (int e = 0; e < PER_HALF; e++) part[i][e] = 0.f;
   }
 #pragma unroll
   for (int j = 0; j < NW; j++) {
     if (FULL) {
-      // Codes e = 0..7 of each 16-bit half as q·4^e (bxU2FMasked); one accumulator per e.
 #pragma unroll
       for (int h = 0; h < 2; h++) {
-        const float4 a = *reinterpret_cast<const float4*>(x + (4 * j + 2 * h) * xs);
-        const float4 b = *reinterpret_cast<const float4*>(x + (4 * j + 2 * h + 1) * xs);
 #pragma unroll
-        for (int i = 0; i < R; i++) {
-          const uint32_t v = h ? w[i][j] >> 16 : w[i][j];
-          part[i][0] = fmaf(bxU2FMasked(v, 3u), a.x, part[i][0]);
-          part[i][1] = fmaf(bxU2FMasked(v, 3u << 2), a.y, part[i][1]);
-          part[i][2] = fmaf(bxU2FMasked(v, 3u << 4), a.z, part[i][2]);
-          part[i][3] = fmaf(bxU2FMasked(v, 3u << 6), a.w, part[i][3]);
-          part[i][4] = fmaf(bxU2FMasked(v, 3u << 8), b.x, part[i][4]);
-          part[i][5] = fmaf(bxU2FMasked(v, 3u << 10), b.y, part[i][5]);
-          part[i][6] = fmaf(bxU2FMasked(v, 3u << 12), b.z, part[i][6]);
-          part[i][7] = fmaf(bxU2FMasked(v, 3u << 14), b.w, part[i][7]);
+        for (int f = 0; f < PER_HALF / 4; f++) {
+          const float4 a = *reinterpret_cast<const float4*>(x + ((2 * j + h) * (PER_HALF / 4) + f) * xs);
+#pragma unroll
+          for (int i = 0; i < R; i++) {
+            const uint32_t v = h ? w[i][j] >> 16 : w[i][j];
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+              const int e = 4 * f + c;
+              part[i][e] = fmaf(bxU2FMasked(v, MASK << (B * e)), bxLane(a, c), part[i][e]);
+            }
+          }
+#pragma unroll
+          for (int c = 0; c < 4; c++) sum += bxLane(a, c);
         }
-        sum = sum + a.x + a.y + a.z + a.w + b.x + b.y + b.z + b.w;
       }
     } else {
-      for (int e = 0; e < 16; e++) {
-        int c = j * 16 + e;
+      for (int e = 0; e < 32 / B; e++) {
+        int c = j * (32 / B) + e;
         if (c < valid) {
           const float xc = x[c];
 #pragma unroll
-          for (int i = 0; i < R; i++) acc[i] = fmaf(bxU2F((w[i][j] >> (2 * e)) & 3u), xc, acc[i]);
+          for (int i = 0; i < R; i++) acc[i] = fmaf(bxU2F((w[i][j] >> (B * e)) & MASK), xc, acc[i]);
           sum += xc;
         }
       }
@@ -401,9 +362,9 @@ BX_HD void bxDot2R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs
 #pragma unroll
   for (int i = 0; i < R; i++) {
     if (FULL) {
-      float p = part[i][7];
+      float p = part[i][PER_HALF - 1];
 #pragma unroll
-      for (int e = 6; e >= 0; e--) p = fmaf(0.25f, p, part[i][e]);  // 0.25·p is exact: the FMA rounds once, like a plain add
+      for (int e = PER_HALF - 2; e >= 0; e--) p = fmaf(1.0f / (1 << B), p, part[i][e]);  // a power of two: the FMA rounds once, like a plain add
       dot[i] = p;
     } else {
       dot[i] = acc[i];
@@ -411,7 +372,7 @@ BX_HD void bxDot2R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs
   }
 }
 
-/** Σ hi·x over a 1-bit slot (32 codes per word): the high bits of 3-bit groups (R rows, x addressed as in bxDot4R). */
+/** Σ hi·x over a 1-bit slot (32 codes per word): the high bits of 3-bit groups (R rows, x addressed as in bxDotR). */
 template <int R, int NW, bool FULL>
 BX_HD void bxDot1R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs, float (&dot)[R]) {
   float acc[R];
@@ -448,18 +409,18 @@ BX_HD void bxDot1R(const uint32_t (&w)[R][NW], const float* x, int valid, int xs
   for (int i = 0; i < R; i++) dot[i] = acc[i];
 }
 
-/** One row (R = 1) of bxDot4R. */
+/** One row (R = 1) of bxDotR: a 4-bit slot. */
 template <int NW, bool FULL>
 BX_HD float bxDot4(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
   float d[1];
-  bxDot4R<1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d, sx);
+  bxDotR<4, 1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d, sx);
   return d[0];
 }
-/** One row (R = 1) of bxDot2R. */
+/** One row (R = 1) of bxDotR: a 2-bit slot. */
 template <int NW, bool FULL>
 BX_HD float bxDot2(const uint32_t (&w)[NW], const float* x, int valid, int xs, float& sx) {
   float d[1];
-  bxDot2R<1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d, sx);
+  bxDotR<2, 1, NW, FULL>(*reinterpret_cast<const uint32_t(*)[1][NW]>(&w), x, valid, xs, d, sx);
   return d[0];
 }
 /** One row (R = 1) of bxDot1R. */
@@ -528,49 +489,56 @@ BX_HD void bxDecodeMeta(const BxDev& d, const BxRow& row, int64_t g, const BxMet
 }
 
 /**
- * One row's dot product W[r]·x, organised exactly as the kernel's per-lane
- * work (P4 slots, P2 slots, P1 slots, outliers, Σx of each group summed
- * inside its slot) but run serially on a contiguous x. Used by the host test
- * to check the kernel's arithmetic.
+ * One slot k of a plane for R rows that share it: loads the rows' code words
+ * and meta, and adds each row's s·(Σq·x − z·Σx) to acc (B = 1, the high bits
+ * of 3-bit groups: 4·s·Σhi·x). B picks the plane: 4 = P4, 2 = P2, 1 = P1.
+ * Group g's x starts at xBase + g * gStride (contiguous x: gStride = G, xs = 4;
+ * the kernels' group-interleaved copy: gStride = 4, xs = 4 * nG). The common
+ * step of bxMatvecRows and of bxRowDot.
+ */
+template <int B, int G, int R, bool FULL>
+BX_HD void bxSlotRows(const BxDev& d, int k, const int64_t (&rr)[R], const BxRow (&row)[R], const float* xBase, int gStride, int xs, float (&acc)[R]) {
+  constexpr int NW = G * B / 32;
+  const uint32_t* plane = B == 4 ? d.p4 : B == 2 ? d.p2 : d.p1;
+  const int64_t W = B == 4 ? d.W4 : B == 2 ? d.W2 : d.W1;
+  const bool vec = (B == 4 ? d.vec4 : B == 2 ? d.vec2 : d.vec1) != 0;
+  const int g = (int)(B == 4 ? d.s4Group : B == 2 ? d.s2Group : d.s1Group)[k];
+  uint32_t w[R][NW];
+  BxMetaRaw m[R];
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    bxLoadWords<NW>(plane + rr[i] * W + (int64_t)k * NW, vec, w[i]);
+    m[i] = bxLoadMeta(d, row[i], g);
+  }
+  const float* xg = xBase + (int64_t)g * gStride;
+  const int valid = d.K - (int64_t)g * G < G ? (int)(d.K - (int64_t)g * G) : G;
+  float dot[R], sx = 0.f;
+  if constexpr (B == 1) bxDot1R<R, NW, FULL>(w, xg, valid, xs, dot);
+  else bxDotR<B, R, NW, FULL>(w, xg, valid, xs, dot, sx);
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    float sc, z;
+    bxDecodeMeta(d, row[i], g, m[i], sc, z);
+    acc[i] = B == 1 ? fmaf(4.f * sc, dot[i], acc[i]) : fmaf(sc, dot[i] - z * sx, acc[i]);
+  }
+}
+
+/**
+ * One row's dot product W[r]·x with the kernels' per-slot step (bxSlotRows:
+ * P4 slots, P2 slots, P1 slots, then outliers) run serially on a contiguous x.
+ * Used by the host test to check the kernels' arithmetic.
  */
 template <int G, bool FULL>
 BX_HD float bxRowDot(const BxDev& d, int64_t r, const float* x) {
-  const BxRow row = bxRow(d, r);
-  float acc = 0.f;
-  for (int k = 0; k < d.n4; k++) {
-    const int g = (int)d.s4Group[k];
-    uint32_t w[G / 8];
-    bxLoadWords<G / 8>(d.p4 + r * d.W4 + (int64_t)k * (G / 8), d.vec4, w);
-    float s, z;
-    bxDecodeMeta(d, row, g, bxLoadMeta(d, row, g), s, z);
-    const int valid = d.K - g * G < G ? d.K - g * G : G;
-    float sx;
-    const float dot = bxDot4<G / 8, FULL>(w, x + (int64_t)g * G, valid, 4, sx);
-    acc += s * (dot - z * sx);
-  }
-  for (int k = 0; k < d.n23; k++) {
-    const int g = (int)d.s2Group[k];
-    uint32_t w[G / 16];
-    bxLoadWords<G / 16>(d.p2 + r * d.W2 + (int64_t)k * (G / 16), d.vec2, w);
-    float s, z;
-    bxDecodeMeta(d, row, g, bxLoadMeta(d, row, g), s, z);
-    const int valid = d.K - g * G < G ? d.K - g * G : G;
-    float sx;
-    const float dot = bxDot2<G / 16, FULL>(w, x + (int64_t)g * G, valid, 4, sx);
-    acc += s * (dot - z * sx);
-  }
-  for (int k = 0; k < d.n3; k++) {
-    const int g = (int)d.s1Group[k];
-    uint32_t w[G / 32];
-    bxLoadWords<G / 32>(d.p1 + r * d.W1 + (int64_t)k * (G / 32), d.vec1, w);
-    float s, z;
-    bxDecodeMeta(d, row, g, bxLoadMeta(d, row, g), s, z);
-    const int valid = d.K - g * G < G ? d.K - g * G : G;
-    acc += s * 4.f * bxDot1<G / 32, FULL>(w, x + (int64_t)g * G, valid, 4);
-  }
+  const int64_t rr[1] = {r};
+  const BxRow row[1] = {bxRow(d, r)};
+  float acc[1] = {0.f};
+  for (int k = 0; k < d.n4; k++) bxSlotRows<4, G, 1, FULL>(d, k, rr, row, x, G, 4, acc);
+  for (int k = 0; k < d.n23; k++) bxSlotRows<2, G, 1, FULL>(d, k, rr, row, x, G, 4, acc);
+  for (int k = 0; k < d.n3; k++) bxSlotRows<1, G, 1, FULL>(d, k, rr, row, x, G, 4, acc);
   for (int j = 0; j < d.C; j++) {
     const uint32_t e = d.outl[r * d.C + j];
-    acc += e ? bxHalfToFloat(e >> 16) * x[e & 0xffffu] : 0.f;
+    acc[0] += e ? bxHalfToFloat(e >> 16) * x[e & 0xffffu] : 0.f;
   }
-  return acc;
+  return acc[0];
 }

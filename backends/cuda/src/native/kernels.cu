@@ -136,10 +136,8 @@ void launchRmsnorm(cudaStream_t s, RunState* rs, int fixedRows, const float* x, 
 // ----------------------------------------------------------------- dense matvec (f32, f16, bf16, q8_0)
 
 #define MV_WARPS 4
-// Output rows per warp of the one-token bx product (bxMatvecRows).
-#ifndef BX_ROWS_PER_WARP
+// Output rows per warp of the one-token bx product (bxMatvecRows); 4 measured slower on an H200.
 #define BX_ROWS_PER_WARP 2
-#endif
 
 /**
  * out[t, r] = W[r] · x[t] (+ bias[r]): one warp per output row, T token rows
@@ -383,7 +381,7 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvec(RunState* rs, int fi
 /**
  * The one-token-row bx product (decode): as bxMatvec, but each warp computes
  * R neighbouring output rows. Per slot the group index and its x are loaded
- * once and used for the R rows (bxDot4R/bxDot2R/bxDot1R), and the R rows'
+ * once and used for the R rows (bxSlotRows in bx.h), and the R rows'
  * code words and meta words are R independent loads in flight at once: with
  * Llama shapes each lane holds only one or two slots per plane, so a single
  * row per warp left the register prefetch nothing to run ahead of.
@@ -395,7 +393,6 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvecRows(RunState* rs, in
   const int lane = threadIdx.x & 31;
   const int64_t r0 = ((int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5)) * R;
   if (r0 >= d.N || skipped(rs) || activeRows(rs, fixedRows) < 1) return;
-  const int64_t K = d.K;
   // Rows past the end repeat the last row (computed, never stored).
   int64_t rr[R];
   BxRow row[R];
@@ -414,63 +411,11 @@ __global__ void __launch_bounds__(MV_WARPS * WARP) bxMatvecRows(RunState* rs, in
 #pragma unroll
   for (int i = 0; i < R; i++) acc[i] = 0.f;
 
-  for (int k = first4; k < d.n4; k += stride) {
-    const int g = (int)__ldg(d.s4Group + k);
-    uint32_t w[R][G / 8];
-    BxMetaRaw m[R];
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      bxLoadWords<G / 8>(d.p4 + rr[i] * d.W4 + (int64_t)k * (G / 8), d.vec4, w[i]);
-      m[i] = bxLoadMeta(d, row[i], g);
-    }
-    const float* xg = FULL ? xperm + (int64_t)g * 4 : x + (int64_t)g * G;
-    float dot[R], sx;
-    bxDot4R<R, G / 8, FULL>(w, xg, (int)min((int64_t)G, K - (int64_t)g * G), xs, dot, sx);
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      float sc, z;
-      bxDecodeMeta(d, row[i], g, m[i], sc, z);
-      acc[i] = fmaf(sc, dot[i] - z * sx, acc[i]);
-    }
-  }
-  for (int k = first2; k < d.n23; k += stride) {
-    const int g = (int)__ldg(d.s2Group + k);
-    uint32_t w[R][G / 16];
-    BxMetaRaw m[R];
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      bxLoadWords<G / 16>(d.p2 + rr[i] * d.W2 + (int64_t)k * (G / 16), d.vec2, w[i]);
-      m[i] = bxLoadMeta(d, row[i], g);
-    }
-    const float* xg = FULL ? xperm + (int64_t)g * 4 : x + (int64_t)g * G;
-    float dot[R], sx;
-    bxDot2R<R, G / 16, FULL>(w, xg, (int)min((int64_t)G, K - (int64_t)g * G), xs, dot, sx);
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      float sc, z;
-      bxDecodeMeta(d, row[i], g, m[i], sc, z);
-      acc[i] = fmaf(sc, dot[i] - z * sx, acc[i]);
-    }
-  }
-  for (int k = first1; k < d.n3; k += stride) {
-    const int g = (int)__ldg(d.s1Group + k);
-    uint32_t w[R][G / 32];
-    BxMetaRaw m[R];
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      bxLoadWords<G / 32>(d.p1 + rr[i] * d.W1 + (int64_t)k * (G / 32), d.vec1, w[i]);
-      m[i] = bxLoadMeta(d, row[i], g);
-    }
-    const float* xg = FULL ? xperm + (int64_t)g * 4 : x + (int64_t)g * G;
-    float dot[R];
-    bxDot1R<R, G / 32, FULL>(w, xg, (int)min((int64_t)G, K - (int64_t)g * G), xs, dot);
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      float sc, z;
-      bxDecodeMeta(d, row[i], g, m[i], sc, z);
-      acc[i] = fmaf(4.f * sc, dot[i], acc[i]);
-    }
-  }
+  const float* xBase = FULL ? xperm : x;
+  const int gStride = FULL ? 4 : G;
+  for (int k = first4; k < d.n4; k += stride) bxSlotRows<4, G, R, FULL>(d, k, rr, row, xBase, gStride, xs, acc);
+  for (int k = first2; k < d.n23; k += stride) bxSlotRows<2, G, R, FULL>(d, k, rr, row, xBase, gStride, xs, acc);
+  for (int k = first1; k < d.n3; k += stride) bxSlotRows<1, G, R, FULL>(d, k, rr, row, xBase, gStride, xs, acc);
   if (split == 0) {
 #pragma unroll
     for (int i = 0; i < R; i++) {
