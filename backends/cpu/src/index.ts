@@ -14,4 +14,4 @@ export {
 } from './kernels/registry.js';
 export { BUILTIN_KERNELS, registerBuiltinKernels } from './kernels/index.js';
 export { sampleLogits, createSampleScratch, type SampleScratch } from './kernels/sample.js';
-export { f16Lut, halfToFloat, decodeRange, type CpuWeightData } from './storage.js';
+export { decodeRange, type CpuWeightData } from './storage.js';

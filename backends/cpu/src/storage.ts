@@ -5,7 +5,7 @@
  * 16-bit shift, q8_0 block by block).
  */
 
-import { dequantizeBxRows, type BxView } from '@bitexit/format';
+import { dequantizeBxRows, f16Lut, type BxView } from '@bitexit/format';
 
 /** A weight as the CPU kernels see it: the raw storage plus its matrix view. */
 export type CpuWeightData =
@@ -28,28 +28,6 @@ export type CpuWeightData =
       readonly cols: number;
       readonly view: BxView;
     };
-
-/** Converts one IEEE half (as its 16 bits) to a JS number, exactly. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-let f16Table: Float32Array | undefined;
-
-/** The 65536-entry f16 → f32 table (256 KiB, built once per process on first use). */
-export function f16Lut(): Float32Array {
-  if (!f16Table) {
-    const t = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) t[h] = halfToFloat(h);
-    f16Table = t;
-  }
-  return f16Table;
-}
 
 const cvtF32 = new Float32Array(1);
 const cvtU32 = new Uint32Array(cvtF32.buffer);

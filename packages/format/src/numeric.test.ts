@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from './errors.js';
-import {
-  bf16ToF32,
-  decodeToF32,
-  encodeBf16,
-  encodeF16,
-  encodeF32,
-  encodeQ8_0,
-  f16ToF32,
-  f32ToBf16,
-  f32ToF16,
-} from './numeric.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './f16.js';
+import { decodeToF32, encodeBf16, encodeF16, encodeF32, encodeQ8_0 } from './numeric.js';
 import { rng } from './internal/testing.js';
 
 describe('f16', () => {

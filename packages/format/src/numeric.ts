@@ -1,74 +1,14 @@
 import { ModelFormatError } from './errors.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, weightByteLength, type HostTensor } from './tensor.js';
 import { dequantizeBx, parseBx } from './bx/codec.js';
+import { bf16ToF32, f16Lut, f32ToBf16, f32ToF16 } from './f16.js';
 
 /*
- * Scalar and bulk conversions between the storage types bitexit loads and f32.
- * All conversions are bit-exact with ggml's reference (scalar C) versions:
- * f32 -> f16 and f32 -> bf16 round to nearest, ties to even.
+ * Bulk conversions between the storage types bitexit loads and f32 (the
+ * scalar 16-bit float conversions live in f16.ts).
  */
 
-const scratch = new DataView(new ArrayBuffer(4));
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** IEEE 754 binary16 bits -> number (exact). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24; // zero or subnormal
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1024 + mant) * 2 ** (exp - 25);
-}
-
-/** number -> IEEE 754 binary16 bits, rounding to nearest even (through f32, as ggml does). */
-export function f32ToF16(x: number): number {
-  scratch.setFloat32(0, x, true);
-  const b = scratch.getUint32(0, true);
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return mant ? sign | 0x7e00 | (mant >>> 13) : sign | 0x7c00; // NaN keeps quiet bit, inf
-  const e = exp - 112; // rebias 127 -> 15
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
-  if (e <= 0) {
-    if (e < -10) return sign; // below half the smallest subnormal -> signed zero
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let m = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    if (rem > half || (rem === half && m & 1)) m++; // may carry into the smallest normal: still right
-    return sign | m;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // carry may reach 0x7c00 (inf): correct
-  return sign | h;
-}
-
-/** bfloat16 bits -> number (exact). */
-export function bf16ToF32(h: number): number {
-  scratch.setUint32(0, (h & 0xffff) << 16, true);
-  return scratch.getFloat32(0, true);
-}
-
-/** number -> bfloat16 bits, rounding to nearest even (ggml_compute_fp32_to_bf16). */
-export function f32ToBf16(x: number): number {
-  scratch.setFloat32(0, x, true);
-  const b = scratch.getUint32(0, true);
-  if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 64) & 0xffff; // NaN: force quiet
-  return Math.floor((b + 0x7fff + ((b >>> 16) & 1)) / 65536) & 0xffff;
-}
-
-let f16Table: Float32Array | null = null;
-function f16Lut(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) f16Table[i] = f16ToF32(i);
-  }
-  return f16Table;
-}
 
 function u16View(data: Uint8Array): Uint16Array {
   if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) return new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1);

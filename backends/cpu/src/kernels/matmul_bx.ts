@@ -16,9 +16,8 @@
  *   (dequantizeBxRows: a row of f32, never the whole matrix) and multiplied
  *   with 4 tokens per pass, so each code is unpacked once per run.
  */
-import { bxRowParams, dequantizeBxRows, type BxView } from '@bitexit/format';
-import { f16Lut } from '../storage.js';
-import { decodeBias, rowPairTimesTokens, rowTimesTokens } from './matmul.js';
+import { bxRowParams, dequantizeBxRows, f16Lut, type BxView } from '@bitexit/format';
+import { decodeBias, rowPairTimesTokens, rowTimesTokens } from './row-products.js';
 import type { CpuKernel, KernelContext, KernelStep, OpOf } from './registry.js';
 
 /**

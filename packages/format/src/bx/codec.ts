@@ -4,9 +4,9 @@
  * length first, so corrupt or hostile blobs give ModelFormatError.
  */
 import { ModelFormatError } from '../errors.js';
-import { f16ToF32, f32ToF16 } from '../numeric.js';
+import { f16Lut, f32ToF16, roundF16 } from '../f16.js';
 import { BX_FLAG_SECOND_ORDER, BX_HEADER, BX_MAX_DIM, bxLayout, writeBxHeader } from './layout.js';
-import { roundF16, secondOrderScale } from './params.js';
+import { secondOrderScale } from './params.js';
 import {
   BX_HEADER_BYTES,
   BX_MAGIC,
@@ -437,15 +437,6 @@ export function readCode(v: BxView, r: number, c: number): number {
   let q = (w[(L.p2Offset >>> 2) + r * L.p2RowWords + v.slot2[g] * (G / 16) + (i >>> 4)] >>> ((i & 15) * 2)) & 3;
   if (b === 3) q |= ((w[(L.p1Offset >>> 2) + r * L.p1RowWords + v.slot1[g] * (G / 32) + (i >>> 5)] >>> (i & 31)) & 1) << 2;
   return q;
-}
-
-let f16Table: Float32Array | null = null;
-function f16Lut(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) f16Table[i] = f16ToF32(i);
-  }
-  return f16Table;
 }
 
 /**

@@ -1,6 +1,6 @@
 export * from './types.js';
 export { bxLayout, bxByteLength, bxLayoutBitsPerWeight, BX_HEADER, BX_HEADER_FIELD_BYTES, BX_FLAG_SECOND_ORDER, BX_MAX_BYTES, BX_MAX_OUTLIER_COLS } from './layout.js';
-export { representableGroupParams, bxDequantValue, secondOrderScale, roundF16 } from './params.js';
+export { representableGroupParams, bxDequantValue, secondOrderScale } from './params.js';
 export {
   encodeBx,
   parseBx,

@@ -2,15 +2,10 @@
  * First- and second-order group parameters: what the file can hold.
  */
 import { ModelFormatError } from '../errors.js';
-import { f16ToF32, f32ToF16 } from '../numeric.js';
+import { roundF16 } from '../f16.js';
 import { BX_DEFAULT_SCALE_BITS, BX_DEFAULT_SUPER_GROUP, type BxParamOptions, type BxRepresentableParams, type BxSecondOrderParams } from './types.js';
 
 const fround = Math.fround;
-
-/** Rounds to the nearest f16 (ties to even) and back: the value an f16 field holds. */
-export function roundF16(x: number): number {
-  return f16ToF32(f32ToF16(x));
-}
 
 /** The one normative product: w = fround(scale * (code - zero)) (SPEC.md §4). */
 export function bxDequantValue(scale: number, code: number, zero: number): number {

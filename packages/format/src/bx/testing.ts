@@ -1,7 +1,8 @@
 /**
  * Deterministic random bx matrices for tests, test vectors and benchmarks.
  */
-import { representableGroupParams, roundF16 } from './params.js';
+import { roundF16 } from '../f16.js';
+import { representableGroupParams } from './params.js';
 import type { BxMatrix, BxSuperGroup, BxWidth } from './types.js';
 
 /** mulberry32: small, fast, seedable. */

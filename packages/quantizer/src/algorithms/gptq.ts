@@ -13,7 +13,7 @@
  */
 import { NotPositiveDefiniteError, upperCholeskyOfInverse } from './linalg.js';
 import { quantizeValue, type GroupParams } from './rtn.js';
-import { f16Round } from './f16.js';
+import { roundF16 } from '@bitexit/format';
 
 export interface GptqOptions {
   /** Relative damping λ (added λ·mean(diag H) to the diagonal). Default 0.01. */
@@ -173,7 +173,7 @@ export function gptqQuantize(input: GptqInput, options: GptqOptions = {}): GptqR
         const x = wt[base + r]!;
         let qv: number;
         if (mask && mask[r * cols + c]) {
-          qv = f16Round(x);
+          qv = roundF16(x);
           oRows.push(r);
           oCols.push(c);
           oVals.push(qv);

@@ -6,12 +6,11 @@
 import { gptqQuantize, type GptqOptions } from './gptq.js';
 import { selectOutliers } from './outliers.js';
 import { DEFAULT_CLIP_GRID, dequantize, fitMatrix, groupCount, quantizeRtn, type GroupParams } from './rtn.js';
-import { f16Round } from './f16.js';
 import { hessianErrorBlocked as hessianError, refitScalesBlocked as refitScales } from './refit.js';
 
 // The row-blocked implementations (src/algorithms/refit.ts), under the names this module always exported.
 export { hessianError, refitScales };
-import type { BxSecondOrderParams } from '@bitexit/format';
+import { roundF16, type BxSecondOrderParams } from '@bitexit/format';
 
 /** A quantized matrix in the quantizer's own layout (converted to the file's BxMatrix by the codec). */
 export interface QuantizedMatrix {
@@ -37,7 +36,7 @@ export type ParamRounder = (params: GroupParams, widths: Uint8Array) => GroupPar
 export const f16ParamRounder: ParamRounder = (p) => ({
   rows: p.rows,
   groups: p.groups,
-  scales: Float32Array.from(p.scales, (s) => (s > 0 ? Math.max(f16Round(s), 6e-8) : 1)),
+  scales: Float32Array.from(p.scales, (s) => (s > 0 ? Math.max(roundF16(s), 6e-8) : 1)),
   zeros: p.zeros,
 });
 
@@ -108,7 +107,7 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, o: M
     outliers = {
       rows: Uint32Array.from(oi, (i) => (i / cols) | 0),
       cols: Uint32Array.from(oi, (i) => i % cols),
-      values: Float32Array.from(oi, (i) => f16Round(w[i]!)),
+      values: Float32Array.from(oi, (i) => roundF16(w[i]!)),
     };
   }
   return {

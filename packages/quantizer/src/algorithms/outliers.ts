@@ -4,7 +4,7 @@
  * groups (by default only 2-bit ones, "exclusive" as in Li et al.), at most
  * `perRowCap` per row so every row's sparse work stays balanced.
  */
-import { f16Round } from './f16.js';
+import { roundF16 } from '@bitexit/format';
 import { quantizeValue, type GroupParams } from './rtn.js';
 
 export interface OutlierSelection {
@@ -40,7 +40,7 @@ export function selectOutliers(
       const s = params.scales[pi]!;
       const z = params.zeros[pi]!;
       const x = w[r * cols + c]!;
-      if (f16Round(x) === 0) continue; // a zero weight needs no outlier (and the file stores none)
+      if (roundF16(x) === 0) continue; // a zero weight needs no outlier (and the file stores none)
       const d = x - s * (quantizeValue(x, s, z, (1 << widths[g]!) - 1) - z);
       const v = hdiag[c]! * d * d;
       if (v > 0) {

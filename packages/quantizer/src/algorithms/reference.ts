@@ -8,7 +8,7 @@
 import { NotPositiveDefiniteError } from './linalg.js';
 import type { GptqInput, GptqOptions, GptqResult } from './gptq.js';
 import { DEFAULT_CLIP_GRID, dequantize, groupError, quantizeValue, rangeParams, type GroupParams } from './rtn.js';
-import { f16Round } from './f16.js';
+import { roundF16 } from '@bitexit/format';
 
 export function refCholesky(a: Float64Array, n: number): Float64Array {
   const l = new Float64Array(n * n);
@@ -125,7 +125,7 @@ export function refGptqQuantize(input: GptqInput, options: GptqOptions = {}): Gp
         const x = wt[base + r]!;
         let qv: number;
         if (mask && mask[r * cols + c]) {
-          qv = f16Round(x);
+          qv = roundF16(x);
           oRows.push(r);
           oCols.push(c);
           oVals.push(qv);
