@@ -44,12 +44,14 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** A request body must arrive within this many ms (408 after), and a stalled reader is dropped after it. Default 10 s. */
   requestTimeoutMs?: number;
-  /** Where to report server errors (500s) and request lines; default: nowhere. */
+  /** Where to report one line per generation (tokens, finish reason, time) and server errors (500s); default: nowhere. */
   log?: (line: string) => void;
 }
 
 export interface BitexitServer {
   readonly app: FastifyInstance;
+  /** The `model` names clients use, in the order given. */
+  readonly modelIds: string[];
   /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:8080. */
   listen(options?: { host?: string; port?: number }): Promise<string>;
   /** Cancels running generations and closes every connection. */
@@ -225,11 +227,20 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
       try {
         release = await p.served.queue.acquire(controller.signal);
       } catch (e) {
-        if (e instanceof RequestCancelledError) return abandon(reply);
+        if (e instanceof RequestCancelledError) {
+          log(`${request.method} ${request.url} model=${p.served.id} cancelled while queued`);
+          return abandon(reply);
+        }
         throw e;
       }
       const generation = p.served.model.generate(p.promptIds, { ...p.options, signal: controller.signal });
-      return p.stream ? await stream(p, generation, reply, controller) : await respond(p, generation, reply, controller.signal);
+      const sent = p.stream ? await stream(p, generation, reply, controller) : await respond(p, generation, reply, controller.signal);
+      const { stats } = await generation.result;
+      log(
+        `${request.method} ${request.url} model=${p.served.id} stream=${p.stream} prompt_tokens=${stats.promptTokens} ` +
+          `completion_tokens=${stats.generatedTokens} finish=${stats.finishReason} ms=${stats.totalMs.toFixed(0)}`,
+      );
+      return sent;
     } finally {
       release?.();
       running.delete(controller);
@@ -299,6 +310,7 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
 
   return {
     app,
+    modelIds: [...served.keys()],
     async listen({ host = '127.0.0.1', port = 8080 } = {}) {
       await app.listen({ host, port });
       const address = app.server.address();
