@@ -238,7 +238,7 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
       const { stats } = await generation.result;
       log(
         `${request.method} ${request.url} model=${p.served.id} stream=${p.stream} prompt_tokens=${stats.promptTokens} ` +
-          `completion_tokens=${stats.generatedTokens} finish=${stats.finishReason} ms=${stats.totalMs.toFixed(0)}`,
+          `completion_tokens=${stats.generatedTokens} finish=${controller.signal.aborted ? 'abort' : stats.finishReason} ms=${stats.totalMs.toFixed(0)}`,
       );
       return sent;
     } finally {
