@@ -126,6 +126,19 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
   app.removeContentTypeParser(['text/plain']);
   if (options.cors) await app.register(cors, { origin: options.cors, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type'] });
 
+  // Unknown paths and wrong methods are answered before authentication and before any body is read.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    const path = request.url.split('?')[0]!;
+    const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET, HEAD' : undefined);
+    reply.header('connection', 'close');
+    if (allowed) {
+      reply.header('allow', allowed);
+      throw new ApiError(405, `Method ${request.method} is not allowed on ${path} (allowed: ${allowed})`, { code: 'method_not_allowed' });
+    }
+    throw new ApiError(404, `Invalid URL (${request.method} ${path})`, { code: 'unknown_url' });
+  });
+
   if (options.apiKey !== undefined) {
     const expected = digest(options.apiKey);
     app.addHook('onRequest', async (request) => {
@@ -144,8 +157,10 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
   }
 
   // A body must arrive in time: a client that trickles it (slowloris) gets a 408 and is disconnected.
-  app.addHook('preParsing', async (_request, _reply, payload) => {
+  app.addHook('preParsing', async (_request, reply, payload) => {
     const guarded = new PassThrough();
+    // Fastify listens for errors only while it reads the body; a late timeout must not become an uncaught exception.
+    guarded.on('error', () => undefined);
     const timer = setTimeout(() => guarded.destroy(new ApiError(408, `the request body did not arrive within ${timeoutMs} ms`, { code: 'request_timeout' })), timeoutMs);
     const stop = () => clearTimeout(timer);
     payload.on('error', (e) => {
@@ -154,6 +169,7 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
     });
     payload.on('end', stop);
     guarded.on('close', stop);
+    reply.raw.on('close', stop);
     payload.pipe(guarded);
     return guarded;
   });
@@ -165,14 +181,9 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
     return reply.code(api.statusCode).send(api.toBody());
   });
 
+  // Reached only when the onRequest hook above did not answer (it always does): kept so no request goes unanswered.
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!;
-    const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET, HEAD' : undefined);
-    if (allowed) {
-      reply.header('allow', allowed);
-      return reply.code(405).send(new ApiError(405, `Method ${request.method} is not allowed on ${path} (allowed: ${allowed})`, { code: 'method_not_allowed' }).toBody());
-    }
-    return reply.code(404).send(new ApiError(404, `Invalid URL (${request.method} ${path})`, { code: 'unknown_url' }).toBody());
+    reply.code(404).send(new ApiError(404, `Invalid URL (${request.method} ${request.url.split('?')[0]})`, { code: 'unknown_url' }).toBody());
   });
 
   app.get('/health', async () => ({
