@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Model } from '@bitexit/engine';
+import { BUILTIN_CHAT_TEMPLATES, loadChatTemplate } from './chat-templates.js';
+import { createServer } from './server.js';
+import { MODEL_ID, loadDemoModel, startServer } from './test-support.js';
+
+let model: Model;
+beforeAll(async () => {
+  model = await loadDemoModel();
+});
+afterAll(async () => {
+  await model?.dispose();
+});
+
+const post = (url: string, body: unknown, init: RequestInit = {}) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...init });
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('queue', () => {
+  it('429 when the queue is full; a queued request whose client leaves is dropped; the rest complete in order', async () => {
+    const log: string[] = [];
+    const { server, url } = await startServer(model, { maxQueue: 1, log: (l) => log.push(l) });
+    try {
+      const running = new AbortController();
+      const a = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 200, stream: true }, { signal: running.signal });
+      const reader = a.body!.getReader();
+      await reader.read(); // A is generating
+      const queued = new AbortController();
+      const b = post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 2 }, { signal: queued.signal }).catch((e: Error) => e);
+      const health = async () => ((await (await fetch(`${url}/health`)).json()) as { models: { running: number; queued: number }[] }).models[0]!;
+      let h = await health();
+      for (let i = 0; h.queued < 1 && i < 200; i++) h = await health();
+      expect(h).toMatchObject({ running: 1, queued: 1 });
+
+      const c = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 2 });
+      expect(c.status).toBe(429);
+      expect(await c.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'queue_full' } });
+
+      queued.abort();
+      expect(await b).toBeInstanceOf(Error);
+      await waitFor(() => log.some((l) => l.includes('cancelled while queued')), 'B dropped');
+      running.abort();
+      await waitFor(() => log.some((l) => l.includes('finish=abort')), 'A cancelled');
+
+      const d = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 2 });
+      expect(d.status).toBe(200);
+      expect(await health()).toMatchObject({ running: 0, queued: 0 });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('chat templates', () => {
+  it('a model without a chat template refuses chat completions with a 400 naming the fix; completions still work', async () => {
+    expect(model.tokenizer.chatTemplate).toBeNull();
+    const server = await createServer({ models: [{ model, id: MODEL_ID }] });
+    const url = await server.listen({ port: 0 });
+    try {
+      const r = await post(`${url}/v1/chat/completions`, { model: MODEL_ID, messages: [{ role: 'user', content: 'Hi' }] });
+      expect(r.status).toBe(400);
+      const body = (await r.json()) as { error: { message: string; code: string; param: string } };
+      expect(body.error).toMatchObject({ code: 'no_chat_template', param: 'messages' });
+      expect(body.error.message).toContain('--chat-template FILE|NAME (built-in: chatml, llama2, plain)');
+      expect((await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Hi', max_tokens: 2 })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('every built-in template renders; a template that raises gives a 400 with its message', async () => {
+    for (const name of Object.keys(BUILTIN_CHAT_TEMPLATES)) expect(await loadChatTemplate(name)).toBe(BUILTIN_CHAT_TEMPLATES[name]);
+    const server = await createServer({ models: [{ model, id: MODEL_ID, chatTemplate: BUILTIN_CHAT_TEMPLATES.llama2 }] });
+    const url = await server.listen({ port: 0 });
+    try {
+      const r = await post(`${url}/v1/chat/completions`, {
+        model: MODEL_ID,
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'user', content: 'b' },
+        ],
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toContain('roles must alternate');
+      const ok = await post(`${url}/v1/chat/completions`, { model: MODEL_ID, messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'Hi' }], max_tokens: 2 });
+      expect(ok.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('content parts are joined and developer messages count as system', async () => {
+    const { server, url } = await startServer(model);
+    try {
+      const asParts = await post(`${url}/v1/chat/completions`, {
+        model: MODEL_ID,
+        messages: [{ role: 'developer', content: 'Be kind.' }, { role: 'user', content: [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo' }] }],
+        max_tokens: 6,
+        temperature: 0,
+      });
+      const asText = await post(`${url}/v1/chat/completions`, {
+        model: MODEL_ID,
+        messages: [{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Hello' }],
+        max_tokens: 6,
+        temperature: 0,
+      });
+      const [x, y] = (await Promise.all([asParts.json(), asText.json()])) as { choices: { message: { content: string } }[]; usage: unknown }[];
+      expect(x!.choices[0]!.message.content).toBe(y!.choices[0]!.message.content);
+      expect(x!.usage).toEqual(y!.usage);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('CORS', () => {
+  it('answers preflights and marks JSON and streamed responses with the allowed origin', async () => {
+    const { server, url } = await startServer(model, { cors: 'http://app.example', apiKey: 'k' });
+    try {
+      const pre = await fetch(`${url}/v1/chat/completions`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('http://app.example');
+      const streamed = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Hi', max_tokens: 2, stream: true }, {
+        headers: { 'content-type': 'application/json', authorization: 'Bearer k', origin: 'http://app.example' },
+      });
+      expect(streamed.headers.get('access-control-allow-origin')).toBe('http://app.example');
+      expect(await streamed.text()).toContain('data: [DONE]');
+      const other = await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer k', origin: 'http://evil.example' } });
+      // The header names the one allowed origin; the browser refuses it for any other page.
+      expect(other.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('createServer', () => {
+  it('refuses bad options with typed errors', async () => {
+    await expect(createServer({ models: [] })).rejects.toThrow(/at least one model/);
+    await expect(createServer({ models: [{ model }], maxQueue: -1 })).rejects.toThrow(/maxQueue/);
+    await expect(createServer({ models: [{ model }, { model }] })).rejects.toThrow(/two served models are named 'bitexit-demo'/);
+  });
+});
