@@ -48,6 +48,7 @@ const memory = { heap_before_mib: +heapBefore.toFixed(1), heap_after_mib: +heapA
 const heapGrowth = heapAfter - heapBefore;
 console.log(`clients ${options.clients}, requests ${report.requests}: completed ${report.completed}, disconnected ${report.disconnected}, 429 answers ${report.rejected}, errors ${report.errors.length}`);
 console.log(`wall ${report.wallSeconds.toFixed(1)} s, ${report.completionTokens} completion tokens, ${report.tokensPerSecond.toFixed(1)} tok/s all clients together, ${report.streamTokensPerSecond.p50.toFixed(1)} tok/s per stream (p50)`);
+console.log(`alone (one ${Math.max(...options.maxTokens)}-token stream, server otherwise idle): first token ${report.alone.ttftMs.toFixed(0)} ms, ${report.alone.tokensPerSecond.toFixed(1)} tok/s`);
 console.log(`time to first token (queueing included): p50 ${report.ttftMs.p50.toFixed(0)} ms, p99 ${report.ttftMs.p99.toFixed(0)} ms, max ${report.ttftMs.max.toFixed(0)} ms`);
 console.log(`heap ${heapBefore.toFixed(1)} → ${heapAfter.toFixed(1)} MiB (${heapGrowth >= 0 ? '+' : ''}${heapGrowth.toFixed(2)}), rss ${rssBefore.toFixed(1)} → ${rssAfter.toFixed(1)} MiB`);
 for (const e of report.errors.slice(0, 20)) console.log(`error: ${e}`);

@@ -24,8 +24,10 @@ export interface LoadTestOptions {
   prompts: string[];
   maxTokens: number[];
   seed?: number;
-  /** Attempts per request (429 answers are retried after a short pause). Default 1000. */
+  /** Attempts per request (429 answers are retried after their Retry-After). Default 1000. */
   maxAttempts?: number;
+  /** Multiplies the Retry-After wait (CI-sized runs use less than 1). Default 1. */
+  retryScale?: number;
 }
 
 export interface LoadTestReport {
@@ -44,6 +46,8 @@ export interface LoadTestReport {
   ttftMs: { p50: number; p99: number; max: number };
   /** Per stream: tokens after the first per second of streaming. */
   streamTokensPerSecond: { p50: number };
+  /** One streamed request with the server otherwise idle (the longest of maxTokens, greedy), before the load. */
+  alone: { ttftMs: number; tokensPerSecond: number };
 }
 
 interface RequestSpec {
@@ -126,9 +130,11 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
         signal: controller.signal,
       });
       if (r.status === 429) {
+        // As the openai client does: wait Retry-After (scaled for short tests), with jitter so retries spread out.
         rejected++;
         await r.body?.cancel();
-        await new Promise((res) => setTimeout(res, 20 + random() * 80));
+        const after = Number(r.headers.get('retry-after') ?? 1) * 1000 * (o.retryScale ?? 1);
+        await new Promise((res) => setTimeout(res, after * (0.5 + random())));
         continue;
       }
       if (r.status !== 200 || !r.headers.get('content-type')?.startsWith('text/event-stream')) {
@@ -180,6 +186,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
     errors.push(`request ${n}: still 429 after ${o.maxAttempts ?? 1000} attempts`);
   };
 
+  const alone = await measureAlone(o, headers);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: o.clients }, async () => {
@@ -200,7 +207,32 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
     tokensPerSecond: completionTokens / wallSeconds,
     ttftMs: { p50: percentile(ttft, 50), p99: percentile(ttft, 99), max: percentile(ttft, 100) },
     streamTokensPerSecond: { p50: percentile(streamRates, 50) },
+    alone,
   };
+}
+
+/** One streamed greedy text completion of the longest length, nothing else running. */
+async function measureAlone(o: LoadTestOptions, headers: Record<string, string>): Promise<LoadTestReport['alone']> {
+  const maxTokens = Math.max(...o.maxTokens);
+  const t0 = performance.now();
+  const r = await fetch(`${o.url}/v1/completions`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ model: o.model, prompt: o.prompts[0], max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+  });
+  const reader = r.body!.getReader();
+  let first = 0;
+  let last = 0;
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    last = performance.now();
+    if (!first) first = last;
+    text += new TextDecoder().decode(value);
+  }
+  const tokens = Number(/"completion_tokens":(\d+)/.exec(text)?.[1] ?? 0);
+  return { ttftMs: first - t0, tokensPerSecond: last > first && tokens > 1 ? ((tokens - 1) * 1000) / (last - first) : 0 };
 }
 
 /** Checks one complete event stream against OpenAI's format and the reference answer; returns the problem or null. */

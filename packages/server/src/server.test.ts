@@ -41,6 +41,7 @@ describe('queue', () => {
 
       const c = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 2 });
       expect(c.status).toBe(429);
+      expect(c.headers.get('retry-after')).toBe('1');
       expect(await c.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'queue_full' } });
 
       queued.abort();
@@ -52,6 +53,24 @@ describe('queue', () => {
       const d = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 2 });
       expect(d.status).toBe(200);
       expect(await health()).toMatchObject({ running: 0, queued: 0 });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('disconnects', () => {
+  it('a client that leaves a non-streamed request cancels its generation', async () => {
+    const log: string[] = [];
+    const { server, url } = await startServer(model, { log: (l) => log.push(l) });
+    try {
+      const controller = new AbortController();
+      const pending = post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 250, temperature: 0 }, { signal: controller.signal }).catch((e: Error) => e);
+      await new Promise((r) => setTimeout(r, 300));
+      controller.abort();
+      expect(await pending).toBeInstanceOf(Error);
+      await waitFor(() => log.some((l) => l.includes('finish=abort')), 'the generation to end');
+      expect(Number(/completion_tokens=(\d+)/.exec(log[0]!)![1])).toBeLessThan(250);
     } finally {
       await server.close();
     }

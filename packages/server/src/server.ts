@@ -142,7 +142,7 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
   if (options.apiKey !== undefined) {
     const expected = digest(options.apiKey);
     app.addHook('onRequest', async (request) => {
-      if (request.method === 'OPTIONS' || request.url === '/health') return;
+      if (request.method === 'OPTIONS' || request.url.split('?')[0] === '/health') return;
       const header = request.headers.authorization;
       if (!header) {
         throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", {
@@ -178,6 +178,8 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
     const api = toApiError(error, bodyLimit);
     if (api.statusCode >= 500) log(`error: ${error.stack ?? error.message}`);
     if (api.statusCode === 408 || api.statusCode === 413) reply.header('connection', 'close');
+    // Clients (the openai package among them) wait this long before retrying a 429.
+    if (api.statusCode === 429) reply.header('retry-after', '1');
     return reply.code(api.statusCode).send(api.toBody());
   });
 
