@@ -163,6 +163,30 @@ describe('CORS', () => {
   });
 });
 
+describe('models and defaults', () => {
+  it('serves several models under their names, each with its own queue; /v1/completions defaults to 16 tokens', async () => {
+    const server = await createServer({ models: [{ model, id: 'first' }, { model, id: 'second' }], maxQueue: 3 });
+    const url = await server.listen({ port: 0 });
+    try {
+      const list = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(list.data.map((m) => m.id)).toEqual(['first', 'second']);
+      const [a, b] = await Promise.all(
+        ['first', 'second'].map(async (id) => (await post(`${url}/v1/completions`, { model: id, prompt: 'Once upon a time', temperature: 0 })).json()),
+      );
+      expect(a).toMatchObject({ model: 'first', usage: { completion_tokens: 16 } });
+      expect(b).toMatchObject({ model: 'second', usage: { completion_tokens: 16 } });
+      expect((a as { choices: unknown }).choices).toEqual((b as { choices: unknown }).choices);
+      const health = (await (await fetch(`${url}/health`)).json()) as { models: { id: string; max_queue: number }[] };
+      expect(health.models.map((m) => [m.id, m.max_queue])).toEqual([
+        ['first', 3],
+        ['second', 3],
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('createServer', () => {
   it('refuses bad options with typed errors', async () => {
     await expect(createServer({ models: [] })).rejects.toThrow(/at least one model/);

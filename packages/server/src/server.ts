@@ -8,7 +8,7 @@ import type { GenerateOptions, Generation, GenerationChunk, Model } from '@bitex
 import { BitexitError, isBitexitError } from '@bitexit/format';
 import { ChatTemplateError, renderChatTemplate } from '@bitexit/tokenizer';
 import { BUILTIN_CHAT_TEMPLATES } from './chat-templates.js';
-import { ApiError, RequestCancelledError, invalidRequest, type ApiErrorBody } from './errors.js';
+import { ApiError, RequestCancelledError, invalidRequest } from './errors.js';
 import { ChunkBuilder, chatCompletion, finishReason, newIdentity, textCompletion, usageOf, type Endpoint } from './openai.js';
 import { ModelQueue } from './queue.js';
 import {
@@ -502,7 +502,7 @@ class EventWriter {
     private readonly stallMs: number,
   ) {}
 
-  send(event: unknown | ApiErrorBody): Promise<boolean> {
+  send(event: unknown): Promise<boolean> {
     return this.sendRaw(`data: ${JSON.stringify(event)}\n\n`);
   }
 
