@@ -61,6 +61,12 @@ describe.skipIf(!version)('curl', () => {
     expect(chunks[chunks.length - 1]!.usage).toMatchObject({ completion_tokens: 6 });
   });
 
+  it('a large body (curl sends Expect: 100-continue) is read and answered', async () => {
+    const r = await curl(['-H', 'Expect: 100-continue', ...json({ model: MODEL_ID, prompt: 'Once upon a time. '.repeat(100), max_tokens: 2 }), `${url}/v1/completions`]);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'context_length_exceeded', param: 'prompt' } });
+  });
+
   it('errors: no key (401), unknown path (404), wrong method (405)', async () => {
     const noKey = await curl(['-H', 'Content-Type: application/json', '-d', '{}', `${url}/v1/completions`]);
     expect(noKey.status).toBe(401);
