@@ -77,6 +77,57 @@ describe('disconnects', () => {
   });
 });
 
+describe('failures', () => {
+  it('a generation that fails mid-stream ends its stream with an error event; the next request is served', async () => {
+    // The real model, with a generate() whose stream breaks after three chunks (as a lost GPU would).
+    const failing = Object.create(model, {
+      generate: {
+        value: (ids: number[], options: object) => {
+          const inner = model.generate(ids, options);
+          let settle!: { resolve: (r: unknown) => void; reject: (e: Error) => void };
+          const result = new Promise((resolve, reject) => (settle = { resolve, reject }));
+          result.catch(() => undefined);
+          return {
+            result,
+            async *[Symbol.asyncIterator]() {
+              let n = 0;
+              for await (const chunk of inner) {
+                yield chunk;
+                if (++n === 3) {
+                  const e = new Error('device lost');
+                  settle.reject(e);
+                  throw e;
+                }
+              }
+              settle.resolve(await inner.result);
+            },
+          };
+        },
+      },
+    }) as Model;
+    const log: string[] = [];
+    const server = await createServer({ models: [{ model: failing, id: MODEL_ID }], log: (l) => log.push(l) });
+    const url = await server.listen({ port: 0 });
+    try {
+      const r = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once upon a time', max_tokens: 20, temperature: 0, stream: true });
+      expect(r.status).toBe(200);
+      const events = (await r.text()).split('\n\n').filter(Boolean);
+      expect(events).not.toContain('data: [DONE]');
+      expect(JSON.parse(events[events.length - 1]!.slice(6))).toEqual({
+        error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: 'internal_error' },
+      });
+      expect(log.some((l) => l.startsWith('error: Error: device lost'))).toBe(true);
+      // The failed request released the model: a short one (ending before the third chunk) completes.
+      const ok = await post(`${url}/v1/completions`, { model: MODEL_ID, prompt: 'Once', max_tokens: 2, stream: true });
+      expect(await ok.text()).toContain('data: [DONE]');
+      const health = (await (await fetch(`${url}/health`)).json()) as { models: { running: number }[] };
+      expect(health.models[0]!.running).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('chat templates', () => {
   it('a model without a chat template refuses chat completions with a 400 naming the fix; completions still work', async () => {
     expect(model.tokenizer.chatTemplate).toBeNull();

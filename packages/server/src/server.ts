@@ -248,11 +248,15 @@ export async function createServer(options: ServerOptions): Promise<BitexitServe
       }
       const generation = p.served.model.generate(p.promptIds, { ...p.options, signal: controller.signal });
       const sent = p.stream ? await stream(p, generation, reply, controller) : await respond(p, generation, reply, controller.signal);
-      const { stats } = await generation.result;
-      log(
-        `${request.method} ${request.url} model=${p.served.id} stream=${p.stream} prompt_tokens=${stats.promptTokens} ` +
-          `completion_tokens=${stats.generatedTokens} finish=${controller.signal.aborted ? 'abort' : stats.finishReason} ms=${stats.totalMs.toFixed(0)}`,
-      );
+      // A generation that failed mid-stream was already reported in the stream (and logged).
+      const result = await generation.result.catch(() => null);
+      if (result) {
+        const { stats } = result;
+        log(
+          `${request.method} ${request.url} model=${p.served.id} stream=${p.stream} prompt_tokens=${stats.promptTokens} ` +
+            `completion_tokens=${stats.generatedTokens} finish=${controller.signal.aborted ? 'abort' : stats.finishReason} ms=${stats.totalMs.toFixed(0)}`,
+        );
+      }
       return sent;
     } finally {
       release?.();
