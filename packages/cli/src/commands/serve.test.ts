@@ -61,6 +61,18 @@ describe('bitexit serve', () => {
     }
   });
 
+  it('--early-exit serves with the demo model\'s exit predictors', async () => {
+    const s = await startServe(['--early-exit', '-c', '128']);
+    try {
+      expect(s.stderr.text).toContain("serving 'bitexit-demo' (cpu, context 128, early exit,");
+      const r = await post(`${s.url}/v1/completions`, { model: 'bitexit-demo', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(8);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
   it('refuses bad flags before loading anything', async () => {
     const unknownTemplate = await runCli(['serve', '--chat-template', 'no-such-template', '--no-progress']);
     expect(unknownTemplate.code).toBe(1);
