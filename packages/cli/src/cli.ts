@@ -7,6 +7,7 @@ import { evalPplCommand, type EvalPplOptions } from './commands/eval-ppl.js';
 import { inspectCommand, type InspectOptions } from './commands/inspect.js';
 import { quantizeCommand, type QuantizeCliOptions } from './commands/quantize.js';
 import { runCommand, type RunOptions } from './commands/run.js';
+import { serveCommand, type ServeOptions } from './commands/serve.js';
 import { trainExitsCommand, type TrainExitsCliOptions } from './commands/train-exits.js';
 import { EXIT_FAILURE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, isSystemFileError, oneLine } from './errors.js';
 import type { CliIO } from './io.js';
@@ -78,6 +79,27 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--progress', 'show the load progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: RunOptions) => setAction(() => runCommand(opts, io)));
+
+  program
+    .command('serve')
+    .description('OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health')
+    .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
+    .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'TCP port (0 = any free port)', nonNegativeInt, 8080)
+    .option('--api-key <key>', 'require Authorization: Bearer KEY on /v1 (default: $BITEXIT_API_KEY, else none)')
+    .option('--chat-template <file|name>', "Jinja chat template file or built-in name (chatml, llama2, plain); overrides the model's")
+    .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048))', positiveInt)
+    .option('--max-queue <n>', 'requests that may wait behind the running one; more get 429', nonNegativeInt, 16)
+    .option('--cors <origin>', 'allow browser requests from this origin (* for any)')
+    .option('--early-exit', 'decode with SpecEE early exit (predictors from --exits, MODEL.exits.gguf, or inside the model)')
+    .option('--exits <file>', 'exit predictors written by train-exits (with --early-exit)')
+    .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
+    .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate or mask').choices(['propagate', 'mask']))
+    .addOption(backendOption())
+    .option('--progress', 'show the load progress bar even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((opts: ServeOptions) => setAction(() => serveCommand(opts, io)));
 
   program
     .command('inspect')

@@ -1,0 +1,89 @@
+import type { KvPolicy } from '@bitexit/engine';
+import { BitexitError } from '@bitexit/format';
+import { createServer, loadChatTemplate } from '@bitexit/server';
+import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
+import { EXIT_OK, UsageError } from '../errors.js';
+import type { CliIO } from '../io.js';
+import { loadForCli } from '../model.js';
+import { progressEnabled } from '../progress.js';
+
+export interface ServeOptions {
+  model?: string;
+  tokenizer?: string;
+  host: string;
+  port: number;
+  apiKey?: string;
+  backend: string;
+  earlyExit?: boolean;
+  exits?: string;
+  exitThreshold?: number;
+  kvPolicy?: KvPolicy;
+  context?: number;
+  maxQueue: number;
+  cors?: string;
+  chatTemplate?: string;
+  progress?: boolean;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** `bitexit serve`: an OpenAI-compatible HTTP server (@bitexit/server) until SIGINT. */
+export async function serveCommand(opts: ServeOptions, io: CliIO): Promise<number> {
+  if (!opts.earlyExit && (opts.exits || opts.exitThreshold !== undefined || opts.kvPolicy)) {
+    throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
+  }
+  if (opts.port > 65535) throw new UsageError(`--port must be between 0 and 65535, got ${opts.port}`);
+  const apiKey = opts.apiKey ?? io.env?.BITEXIT_API_KEY;
+  // A broken template fails here, before the model loads.
+  const chatTemplate = opts.chatTemplate ? await loadChatTemplate(opts.chatTemplate) : undefined;
+  const { model } = await loadForCli({
+    model: opts.model,
+    tokenizer: opts.tokenizer,
+    backend: opts.backend,
+    context: opts.context,
+    progress: progressEnabled(opts.progress, io.stderr),
+    stderr: io.stderr,
+  });
+  let exitHandle: { dispose(): Promise<void> } | null = null;
+  try {
+    if (opts.earlyExit) {
+      exitHandle = await enableEarlyExitFromFiles(model, model.info.path, {
+        ...(opts.exits ? { exitsPath: opts.exits } : {}),
+        ...(opts.exitThreshold !== undefined ? { threshold: opts.exitThreshold } : {}),
+        ...(opts.kvPolicy ? { kvPolicy: opts.kvPolicy } : {}),
+        ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
+      });
+    }
+    const server = await createServer({
+      models: [{ model, ...(chatTemplate ? { chatTemplate } : {}) }],
+      maxQueue: opts.maxQueue,
+      ...(apiKey ? { apiKey } : {}),
+      ...(opts.cors ? { cors: opts.cors } : {}),
+      log: (line) => void io.stderr.write(`bitexit serve: ${line}\n`),
+    });
+    let url: string;
+    try {
+      url = await server.listen({ host: opts.host, port: opts.port });
+    } catch (e) {
+      await server.close();
+      throw new BitexitError('E_LISTEN', `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`, { cause: e });
+    }
+    const id = server.modelIds[0];
+    const chat = chatTemplate ? 'chat template from --chat-template' : model.tokenizer.chatTemplate ? "the model's chat template" : 'no chat template (chat completions refused; pass --chat-template)';
+    io.stderr.write(
+      `bitexit: serving '${id}' (${model.info.backend}, context ${model.info.contextLength}${model.earlyExit ? ', early exit' : ''}, ${chat}) at ${url}/v1\n`,
+    );
+    if (!apiKey && !LOOPBACK.has(opts.host)) io.stderr.write(`bitexit: warning: listening on ${opts.host} without --api-key: anyone who can reach it can use it\n`);
+    await new Promise<void>((resolve) => {
+      if (!io.signal) return; // runs until the process is killed
+      if (io.signal.aborted) resolve();
+      io.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await server.close();
+    io.stderr.write('bitexit: server stopped\n');
+    return EXIT_OK;
+  } finally {
+    await exitHandle?.dispose();
+    await model.dispose();
+  }
+}
