@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { GGUF, GOLDEN0 } from './test-helpers.js';
+import { DEV_TEXT, GGUF, GOLDEN0 } from './test-helpers.js';
 
 const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(cliDir, 'dist', 'bin.js');
@@ -46,6 +46,25 @@ describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
     const r = spawnSync(process.execPath, [launcher, '--version'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  // Dawn (the `webgpu` package) writes warnings straight to stderr when it enumerates adapters
+  // ("maxDynamicUniformBuffersPerPipelineLayout artificially reduced…" on lavapipe, "Couldn't load
+  // Vulkan" without a driver). When `auto` ends up on the CPU, none of that may reach the user.
+  it('run, doctor and eval ppl with --backend auto print nothing from Dawn on stderr', () => {
+    const spawn = (args: string[]) =>
+      spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+    const run = spawn(['run', '--prompt', 'hi', '--max-tokens', '4', '--temperature', '0', '--no-progress']);
+    expect(run.status, run.stderr).toBe(0);
+    const foreign = (stderr: string) => stderr.split('\n').filter((l) => l.trim() && !l.startsWith('--- ') && !l.startsWith('bitexit: '));
+    if (/backend cpu/.test(run.stderr)) expect(foreign(run.stderr)).toEqual([]);
+    const doctor = spawn(['doctor']);
+    expect(doctor.stderr).toBe('');
+    if (DEV_TEXT) {
+      const ppl = spawn(['eval', 'ppl', '--text', DEV_TEXT, '--max-chunks', '1', '--no-progress']);
+      expect(ppl.status, ppl.stderr).toBe(0);
+      if (/backend cpu/.test(ppl.stderr)) expect(foreign(ppl.stderr)).toEqual([]);
+    }
   });
 
   it('a bad flag exits 2 with one line', () => {
