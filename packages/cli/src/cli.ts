@@ -59,7 +59,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
     .option('-p, --prompt <text>', 'prompt text (default: empty, i.e. BOS only)')
-    .option('-n, --max-tokens <n>', 'most tokens to generate', positiveInt, 256)
+    .option('-n, --max-tokens <n>', 'most tokens to generate (default: 256, or the context left after the prompt when less)', positiveInt)
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
     .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
     .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)

@@ -36,7 +36,7 @@ export interface SamplingOptions {
 }
 
 export interface GenerateOptions extends SamplingOptions {
-  /** Default 256. */
+  /** Most new tokens. Default: min(256, context length − prompt tokens), so a default run never ends with 'context'. */
   maxTokens?: number;
   /** Generation stops before any of these strings; the string itself is not emitted. */
   stop?: string[];

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GGUF, GOLDEN0, LLAMA2C_BIN, TOK512, runCli } from '../test-helpers.js';
+import { hasDefaultModel } from '../model.js';
 import type { RunJson } from './run.js';
 
 const greedy = ['--json', '--temperature', '0', '--max-tokens', '64', '--backend', 'cpu'];
@@ -120,5 +121,20 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/loading .*100%/);
     parseOnlyJson(r.stdout);
+  });
+});
+
+const DEMO = await hasDefaultModel();
+if (!DEMO) console.warn('[bitexit] skipping the demo-model run tests: @bitexit/model-demo has no model file');
+
+describe.skipIf(!DEMO)('bitexit run on the embedded demo model', () => {
+  it('the default run never ends by filling the context (256 new tokens = the whole demo context)', async () => {
+    // Seed 15 tells a story longer than the demo's 256-token context: with a fixed default of 256
+    // new tokens it ran into the end of the KV cache ("finish: context").
+    const r = await runCli(['run', '--prompt', 'Once upon a time', '--seed', '15', '--json', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = parseOnlyJson(r.stdout);
+    expect(out.stats.finish_reason).not.toBe('context');
+    expect(out.stats.prompt_tokens + out.stats.generated_tokens).toBeLessThanOrEqual(256);
   });
 });

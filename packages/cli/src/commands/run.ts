@@ -10,7 +10,7 @@ export interface RunOptions {
   model?: string;
   tokenizer?: string;
   prompt?: string;
-  maxTokens: number;
+  maxTokens?: number;
   temperature: number;
   topK?: number;
   topP?: number;
@@ -93,7 +93,7 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
   if (opts.chat && !opts.prompt) throw new UsageError('--chat needs --prompt TEXT (the user message)');
   const seed = opts.seed ?? randomInt(0, 0x1_0000_0000);
   const genOptions: GenerateOptions = {
-    maxTokens: opts.maxTokens,
+    ...(opts.maxTokens !== undefined ? { maxTokens: opts.maxTokens } : {}),
     temperature: opts.temperature,
     seed,
     ...(opts.topK !== undefined ? { topK: opts.topK } : {}),

@@ -9,7 +9,7 @@ import type { Backend, CompiledProgram, DeviceBuffer, DeviceWeight, Program, Run
 import type { HostTensor } from '@bitexit/format';
 import type { StreamDecoder, Tokenizer } from '@bitexit/tokenizer';
 import type { ModelConfig, ModelSource, TensorEntry } from '../model/types.js';
-import { loadModel } from './model.js';
+import { DEFAULT_MAX_TOKENS, defaultMaxTokens, loadModel } from './model.js';
 import { ContextLengthExceededError, InvalidOptionError } from './errors.js';
 
 const ALPHABET = ' abcdefghijklmnopqrstuvwxyz.!'; // id = index + 3; 0 unk, 1 bos, 2 eos
@@ -174,6 +174,15 @@ describe('Model runtime (scripted backend)', () => {
     expect(r.stats.finishReason).toBe('context');
     expect(r.promptTokens.length + r.tokens.length).toBe(9); // 8 positions filled, the last sampled token has no slot
     await expect(model.generate('abcdefghij', { temperature: 0 }).result).rejects.toBeInstanceOf(ContextLengthExceededError);
+  });
+
+  it('by default stops at the context left after the prompt (finish "length", never "context")', async () => {
+    const model = await loadModel(fakeSource(), { backend: new ScriptedBackend(ids('abcdefghijklmnopqrstu')), contextLength: 8 });
+    const r = await model.generate('abc', { temperature: 0 }).result;
+    expect(r.stats.finishReason).toBe('length');
+    expect(r.tokens.length).toBe(8 - r.promptTokens.length);
+    expect(r.tokens.length).toBe(defaultMaxTokens(8, 4));
+    expect(defaultMaxTokens(4096, 10)).toBe(DEFAULT_MAX_TOKENS);
   });
 
   it('honours an AbortSignal and breaking out of the loop', async () => {

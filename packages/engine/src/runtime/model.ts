@@ -34,6 +34,18 @@ import { createYielder } from './yield.js';
 
 const now = () => performance.now();
 
+/** The most new tokens a generation makes when `maxTokens` is not given. */
+export const DEFAULT_MAX_TOKENS = 256;
+
+/**
+ * The default `maxTokens`: 256, but never more than the context left after
+ * the prompt, so a default generation ends with 'eos', 'stop' or 'length',
+ * never by running out of KV cache ('context', which the caller did not ask for).
+ */
+export function defaultMaxTokens(contextLength: number, promptTokens: number): number {
+  return Math.max(0, Math.min(DEFAULT_MAX_TOKENS, contextLength - promptTokens));
+}
+
 /** Loads a model file (GGUF, llama2.c, Hugging Face directory) onto a backend. */
 export async function loadModel(pathOrSource: string | ModelSource, options: LoadModelOptions = {}): Promise<Model> {
   const source =
@@ -403,8 +415,9 @@ export class Model {
   ): AsyncGenerator<GenerationChunk, GenerationResult> {
     const t0 = now();
     const sampling = resolveSampling(options);
-    const maxTokens = options.maxTokens ?? 256;
-    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidOptionError(`maxTokens must be a non-negative integer, got ${maxTokens}`);
+    if (options.maxTokens !== undefined && (!Number.isInteger(options.maxTokens) || options.maxTokens < 0)) {
+      throw new InvalidOptionError(`maxTokens must be a non-negative integer, got ${options.maxTokens}`);
+    }
 
     let promptIds: number[];
     if (typeof prompt === 'string') {
@@ -421,6 +434,7 @@ export class Model {
     this.checkIds(promptIds);
     const ctx = this.info.contextLength;
     if (promptIds.length >= ctx) throw new ContextLengthExceededError(promptIds.length + 1, ctx);
+    const maxTokens = options.maxTokens ?? defaultMaxTokens(ctx, promptIds.length);
 
     // Hold the model for the whole generation.
     if (this.disposed) throw new BitexitError('E_DISPOSED', 'the model has been disposed');
