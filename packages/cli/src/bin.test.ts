@@ -35,9 +35,9 @@ describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
       { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
     );
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { prompt_tokens: number[]; tokens: number[] };
-    expect(out.prompt_tokens).toEqual(GOLDEN0!.prompt_ids);
-    expect(out.tokens).toEqual(GOLDEN0!.generated_ids);
+    const out = JSON.parse(r.stdout) as { prompt_token_ids: number[]; token_ids: number[] };
+    expect(out.prompt_token_ids).toEqual(GOLDEN0!.prompt_ids);
+    expect(out.token_ids).toEqual(GOLDEN0!.generated_ids);
   });
 
   it('the committed launcher bin/bitexit.js (what npm links as `bitexit`) runs dist/bin.js', () => {
@@ -65,6 +65,17 @@ describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
       expect(ppl.status, ppl.stderr).toBe(0);
       if (/backend cpu/.test(ppl.stderr)) expect(foreign(ppl.stderr)).toEqual([]);
     }
+  });
+
+  it.skipIf(!GGUF || !GOLDEN0)('`echo PROMPT | bitexit run` takes the piped prompt', () => {
+    const r = spawnSync(process.execPath, [bin, 'run', '--model', GGUF!, '--temperature', '0', '--max-tokens', '8', '--backend', 'cpu'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      input: `${GOLDEN0!.prompt}\n`,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.startsWith(GOLDEN0!.prompt + ', there was')).toBe(true);
+    expect(r.stderr).toMatch(new RegExp(`${GOLDEN0!.prompt_ids.length} prompt tokens`));
   });
 
   it('a bad flag exits 2 with one line', () => {

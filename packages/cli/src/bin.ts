@@ -25,6 +25,7 @@ if (argv[0] === 'run') {
 }
 
 const code = await main(argv, {
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

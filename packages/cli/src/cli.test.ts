@@ -92,7 +92,7 @@ describe('command line', () => {
     const r = await runCli(['run', '--prompt', 'Once upon a time', '--max-tokens', '4', '--json', '--temperature', '0']);
     if (await hasDefaultModel()) {
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).tokens).toHaveLength(4);
+      expect(JSON.parse(r.stdout).token_ids).toHaveLength(4);
     } else {
       expect(r.code).toBe(2);
       expectOneLine(r.stderr, /pass --model PATH/);

@@ -58,7 +58,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .description('generate text: streams the prompt and its continuation to stdout, stats to stderr')
     .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
-    .option('-p, --prompt <text>', 'prompt text (default: empty, i.e. BOS only)')
+    .option('-p, --prompt <text>', "prompt text; '-' reads standard input (default: standard input when it is piped, else empty, i.e. BOS only)")
     .option('-n, --max-tokens <n>', 'most tokens to generate (default: 256, or the context left after the prompt when less)', positiveInt)
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
     .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
@@ -74,7 +74,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
     .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate (computed from the exit state) or mask').choices(['propagate', 'mask']))
     .addOption(backendOption())
-    .option('--json', 'print one JSON object {text, prompt_tokens, tokens, stats} instead of streaming')
+    .option('--json', 'print one JSON object {text, prompt_token_ids, token_ids, stats} instead of streaming')
     .option('--progress', 'show the load progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: RunOptions) => setAction(() => runCommand(opts, io)));

@@ -1,12 +1,13 @@
 import type { Backend } from '@bitexit/backend';
 import type { ModelConfig, ModelFileFormat } from './model/types.js';
 
+/** Load progress: one 'open', one 'upload' per tensor (after it is uploaded), one 'compile', one 'ready'. */
 export interface LoadProgress {
   phase: 'open' | 'upload' | 'compile' | 'ready';
   /** Weight bytes uploaded so far / in total. */
   loadedBytes: number;
   totalBytes: number;
-  /** Tensor being uploaded, when phase is 'upload'. */
+  /** Tensor just uploaded, when phase is 'upload'. */
   tensor?: string;
 }
 

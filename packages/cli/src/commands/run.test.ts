@@ -1,6 +1,7 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GGUF, GOLDEN0, LLAMA2C_BIN, TOK512, runCli } from '../test-helpers.js';
 import { hasDefaultModel } from '../model.js';
@@ -21,9 +22,9 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     const r = await runCli(['run', '--model', GGUF!, '--prompt', golden.prompt, ...greedy]);
     expect(r.code, r.stderr).toBe(0);
     const out = parseOnlyJson(r.stdout);
-    expect(Object.keys(out).sort()).toEqual(['prompt_tokens', 'stats', 'text', 'tokens']);
-    expect(out.prompt_tokens).toEqual(golden.prompt_ids);
-    expect(out.tokens).toEqual(golden.generated_ids);
+    expect(Object.keys(out).sort()).toEqual(['prompt_token_ids', 'stats', 'text', 'token_ids']);
+    expect(out.prompt_token_ids).toEqual(golden.prompt_ids);
+    expect(out.token_ids).toEqual(golden.generated_ids);
     // llama2.c prints the prompt, then the continuation.
     expect(golden.prompt + out.text).toBe(golden.text_llama2c.slice(0, (golden.prompt + out.text).length));
     expect(out.text.length).toBeGreaterThan(100);
@@ -39,8 +40,8 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     const r = await runCli(['run', '--model', LLAMA2C_BIN!, '--tokenizer', TOK512!, '--prompt', golden.prompt, ...greedy]);
     expect(r.code, r.stderr).toBe(0);
     const out = parseOnlyJson(r.stdout);
-    expect(out.prompt_tokens).toEqual(golden.prompt_ids);
-    expect(out.tokens).toEqual(golden.generated_ids);
+    expect(out.prompt_token_ids).toEqual(golden.prompt_ids);
+    expect(out.token_ids).toEqual(golden.generated_ids);
   });
 
   it('streams prompt then continuation to stdout, stats to stderr', async () => {
@@ -66,8 +67,8 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
       '--temperature', '1', '--top-k', '40', '--top-p', '0.95', '--min-p', '0.01', '--repeat-penalty', '1.1'];
     const a = parseOnlyJson((await runCli(args)).stdout);
     const b = parseOnlyJson((await runCli(args)).stdout);
-    expect(a.tokens).toEqual(b.tokens);
-    expect(a.tokens).toHaveLength(a.stats.generated_tokens);
+    expect(a.token_ids).toEqual(b.token_ids);
+    expect(a.token_ids).toHaveLength(a.stats.generated_tokens);
     expect(a.stats.seed).toBe(42);
   });
 
@@ -75,7 +76,7 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     const r = await runCli(['run', '--model', GGUF!, '--json', '--temperature', '0', '--max-tokens', '8']);
     expect(r.code, r.stderr).toBe(0);
     const out = parseOnlyJson(r.stdout);
-    expect(out.prompt_tokens).toEqual([1]);
+    expect(out.prompt_token_ids).toEqual([1]);
     expect(out.text).toMatch(/^Once upon a time/);
   });
 
@@ -92,6 +93,31 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     expect(r.stderr).toMatch(/^bitexit: .*context/);
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('--context above the trained context is refused with one line, exit 1', async () => {
+    const r = await runCli(['run', '--model', GGUF!, '--context', '100000', '--prompt', 'hi', '--backend', 'cpu']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^bitexit: a context of 100000 tokens is more than the 2048 .*stories260K\.gguf was trained on .*use 2048 or less/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('reads the prompt from piped standard input when no --prompt is given, and from stdin with --prompt -', async () => {
+    const piped = (text: string, isTTY = false) => Object.assign(Readable.from([Buffer.from(text)]), { isTTY });
+    const fromPipe = await runCli(['run', '--model', GGUF!, ...greedy], { stdin: piped(`${golden.prompt}\n`) });
+    expect(fromPipe.code, fromPipe.stderr).toBe(0);
+    const out = parseOnlyJson(fromPipe.stdout);
+    expect(out.prompt_token_ids).toEqual(golden.prompt_ids);
+    expect(out.token_ids).toEqual(golden.generated_ids);
+    const dash = await runCli(['run', '--model', GGUF!, '-p', '-', ...greedy], { stdin: piped(golden.prompt, true) });
+    expect(parseOnlyJson(dash.stdout).prompt_token_ids).toEqual(golden.prompt_ids);
+    // A terminal on stdin is not read: the prompt stays empty (BOS only).
+    const tty = await runCli(['run', '--model', GGUF!, ...greedy, '--max-tokens', '2'], { stdin: piped('ignored', true) });
+    expect(parseOnlyJson(tty.stdout).prompt_token_ids).toEqual([1]);
+    // --prompt wins over a pipe.
+    const flag = await runCli(['run', '--model', GGUF!, '--prompt', golden.prompt, ...greedy], { stdin: piped('something else') });
+    expect(parseOnlyJson(flag.stdout).prompt_token_ids).toEqual(golden.prompt_ids);
   });
 
   it.skipIf(!LLAMA2C_BIN)('a llama2.c checkpoint with no tokenizer beside it asks for --tokenizer', async () => {
@@ -113,7 +139,7 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     expect(r.code, r.stderr).toBe(130);
     const out = parseOnlyJson(r.stdout);
     expect(out.stats.finish_reason).toBe('abort');
-    expect(out.tokens).toEqual([]);
+    expect(out.token_ids).toEqual([]);
   });
 
   it('--progress draws the load bar on stderr (not on stdout)', async () => {

@@ -9,6 +9,7 @@ import type { Backend, CompiledProgram, DeviceBuffer, DeviceWeight, Program, Run
 import type { HostTensor } from '@bitexit/format';
 import type { StreamDecoder, Tokenizer } from '@bitexit/tokenizer';
 import type { ModelConfig, ModelSource, TensorEntry } from '../model/types.js';
+import type { LoadProgress } from '../api.js';
 import { DEFAULT_MAX_TOKENS, defaultMaxTokens, loadModel } from './model.js';
 import { ContextLengthExceededError, InvalidOptionError } from './errors.js';
 
@@ -183,6 +184,24 @@ describe('Model runtime (scripted backend)', () => {
     expect(r.tokens.length).toBe(8 - r.promptTokens.length);
     expect(r.tokens.length).toBe(defaultMaxTokens(8, 4));
     expect(defaultMaxTokens(4096, 10)).toBe(DEFAULT_MAX_TOKENS);
+  });
+
+  it('reports load progress once per tensor', async () => {
+    const events: LoadProgress[] = [];
+    const source = fakeSource();
+    await loadModel(source, { backend: new ScriptedBackend([]), onProgress: (p) => events.push({ ...p }) });
+    const uploads = events.filter((e) => e.phase === 'upload');
+    expect(uploads.map((e) => e.tensor).sort()).toEqual([...source.tensors.keys()].sort());
+    expect(uploads.at(-1)!.loadedBytes).toBe(source.weightBytes);
+    expect(events.map((e) => e.phase).filter((p) => p !== 'upload')).toEqual(['open', 'compile', 'ready']);
+  });
+
+  it('refuses a context longer than the model was trained on', async () => {
+    await expect(loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 17 })).rejects.toThrow(
+      /a context of 17 tokens is more than the 16 fake\.gguf was trained on/,
+    );
+    await expect(loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 17 })).rejects.toBeInstanceOf(InvalidOptionError);
+    expect((await loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 16 })).info.contextLength).toBe(16);
   });
 
   it('honours an AbortSignal and breaking out of the loop', async () => {

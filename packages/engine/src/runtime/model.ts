@@ -130,6 +130,12 @@ export class Model {
     if (!Number.isInteger(contextLength) || contextLength < 1) {
       throw new InvalidOptionError(`contextLength must be a positive integer, got ${options.contextLength}`);
     }
+    // Positions past the trained context give garbage; bitexit has no RoPE scaling that would extend it.
+    if (contextLength > c.contextLength) {
+      throw new InvalidOptionError(
+        `a context of ${contextLength} tokens is more than the ${c.contextLength} ${source.path} was trained on (contexts cannot be extended): use ${c.contextLength} or less`,
+      );
+    }
     const rows = Math.min(options.prefillChunk ?? 128, contextLength);
     if (!Number.isInteger(rows) || rows < 1) throw new InvalidOptionError(`prefillChunk must be a positive integer`);
 
@@ -137,8 +143,8 @@ export class Model {
     const totalBytes = source.weightBytes;
     let loadedBytes = 0;
     progress?.({ phase: 'open', loadedBytes, totalBytes });
-    const { weights, uploaded } = await uploadModelWeights(source, backend, (entry, done) => {
-      if (done) loadedBytes += entry.byteLength;
+    const { weights, uploaded } = await uploadModelWeights(source, backend, (entry) => {
+      loadedBytes += entry.byteLength;
       progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: entry.name });
     });
     try {
