@@ -114,7 +114,8 @@ export interface PerplexityResult {
   ppl: number;
   /** Mean negative log-likelihood per scored token (natural log). */
   nll: number;
-  tokens_scored: number;
+  /** Tokens scored (the second half of every chunk); `tokens_scored` in the CLI's JSON. */
+  tokensScored: number;
   chunks: number;
   ctx: number;
 }

@@ -16,9 +16,17 @@ export interface EvalPplOptions {
   progress?: boolean;
 }
 
-/** Exactly the JSON printed by `eval ppl --json`. */
-export function pplJson(r: PerplexityResult): PerplexityResult {
-  return { ppl: r.ppl, nll: r.nll, tokens_scored: r.tokens_scored, chunks: r.chunks, ctx: r.ctx };
+/** Exactly the JSON printed by `eval ppl --json` (snake_case, like all of the CLI's JSON). */
+export interface PplJson {
+  ppl: number;
+  nll: number;
+  tokens_scored: number;
+  chunks: number;
+  ctx: number;
+}
+
+export function pplJson(r: PerplexityResult): PplJson {
+  return { ppl: r.ppl, nll: r.nll, tokens_scored: r.tokensScored, chunks: r.chunks, ctx: r.ctx };
 }
 
 /** `bitexit eval ppl`: perplexity with llama-perplexity's protocol (chunks of ctx, second half scored). */
@@ -54,7 +62,7 @@ export async function evalPplCommand(opts: EvalPplOptions, io: CliIO): Promise<n
       io.stdout.write(JSON.stringify(pplJson(result)) + '\n');
     } else {
       io.stdout.write(
-        `ppl ${result.ppl.toFixed(4)}  nll ${result.nll.toFixed(6)}  tokens_scored ${result.tokens_scored}  chunks ${result.chunks}  ctx ${result.ctx}\n`,
+        `ppl ${result.ppl.toFixed(4)}  nll ${result.nll.toFixed(6)}  tokens_scored ${result.tokensScored}  chunks ${result.chunks}  ctx ${result.ctx}\n`,
       );
       const evaluated = result.chunks * result.ctx;
       io.stderr.write(

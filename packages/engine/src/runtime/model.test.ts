@@ -196,6 +196,14 @@ describe('Model runtime (scripted backend)', () => {
     expect(events.map((e) => e.phase).filter((p) => p !== 'upload')).toEqual(['open', 'compile', 'ready']);
   });
 
+  it('perplexity() answers in camelCase like the rest of the API', async () => {
+    const model = await loadModel(fakeSource(), { backend: new ScriptedBackend([]) });
+    const r = await model.perplexity('abcdefghijklmnop', { ctx: 8 });
+    expect(Object.keys(r).sort()).toEqual(['chunks', 'ctx', 'nll', 'ppl', 'tokensScored']);
+    expect(r.tokensScored).toBe(2 * 3); // 2 chunks of 8, positions 4..6 scored in each
+    expect(r.ppl).toBeCloseTo(config.vocabSize, 6); // all-zero logits: uniform
+  });
+
   it('refuses a context longer than the model was trained on', async () => {
     await expect(loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 17 })).rejects.toThrow(
       /a context of 17 tokens is more than the 16 fake\.gguf was trained on/,

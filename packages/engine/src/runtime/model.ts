@@ -277,7 +277,7 @@ export class Model {
         options.onProgress?.(c + 1, chunks);
       }
       const mean = nll / count;
-      return { ppl: Math.exp(mean), nll: mean, tokens_scored: count, chunks, ctx };
+      return { ppl: Math.exp(mean), nll: mean, tokensScored: count, chunks, ctx };
     });
   }
 
