@@ -8,7 +8,8 @@ import { chunkProgress, progressEnabled } from '../progress.js';
 export interface EvalPplOptions {
   model?: string;
   text: string;
-  ctx?: number;
+  /** Chunk length (-c/--context), also the KV-cache length. */
+  context?: number;
   tokenizer?: string;
   maxChunks?: number;
   backend: string;
@@ -43,7 +44,7 @@ export async function evalPplCommand(opts: EvalPplOptions, io: CliIO): Promise<n
     model: opts.model,
     tokenizer: opts.tokenizer,
     backend: opts.backend,
-    context: opts.ctx,
+    context: opts.context,
     progress,
     stderr: io.stderr,
   });
@@ -51,7 +52,7 @@ export async function evalPplCommand(opts: EvalPplOptions, io: CliIO): Promise<n
   try {
     const t0 = performance.now();
     const result = await model.perplexity(text, {
-      ...(opts.ctx ? { ctx: opts.ctx } : {}),
+      ...(opts.context ? { ctx: opts.context } : {}),
       ...(opts.maxChunks ? { maxChunks: opts.maxChunks } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
       onProgress: (done, total) => bar.update({ done, total }),
