@@ -27,6 +27,7 @@ import {
   type EarlyExitRuntime,
   type KvPolicy,
 } from './early-exit.js';
+import { ensureDefaultBackend } from './default-backend.js';
 import { compilePrograms, createBuffers, MAX_HISTORY, uploadModelWeights, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
 import { randomSeed, SeededRandom } from './random.js';
 import { StopStringFilter } from './stop.js';
@@ -57,6 +58,7 @@ export async function loadModel(pathOrSource: string | ModelSource, options: Loa
     if (typeof options.backend === 'object') {
       backend = options.backend;
     } else {
+      await ensureDefaultBackend();
       const created = await createBackend(options.backend ?? 'auto');
       backend = created.backend;
       skipped = created.skipped;
