@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GGUF, GOLDEN0, LLAMA2C_BIN, TOK512, runCli } from '../test-helpers.js';
-import { hasDefaultModel } from '../model.js';
+import { openModel } from '@bitexit/engine';
+import { defaultModelPath, hasDefaultModel } from '../model.js';
 import type { RunJson } from './run.js';
 
 const greedy = ['--json', '--temperature', '0', '--max-tokens', '64', '--backend', 'cpu'];
@@ -84,7 +85,7 @@ describe.skipIf(!GGUF || !GOLDEN0)('bitexit run on stories260K', () => {
     const r = await runCli(['run', '--model', GGUF!, '--chat', '--prompt', 'hi']);
     expect(r.code).toBe(1);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^bitexit: .*chat template/);
+    expect(r.stderr).toMatch(/^bitexit: .*stories260K\.gguf: --chat needs a model whose GGUF carries a chat template .*run it without --chat/);
   });
 
   it('--context smaller than the prompt is one line, exit 1', async () => {
@@ -162,5 +163,22 @@ describe.skipIf(!DEMO)('bitexit run on the embedded demo model', () => {
     const out = parseOnlyJson(r.stdout);
     expect(out.stats.finish_reason).not.toBe('context');
     expect(out.stats.prompt_tokens + out.stats.generated_tokens).toBeLessThanOrEqual(256);
+  });
+});
+
+describe.skipIf(!DEMO)('bitexit run --chat on the embedded demo model', () => {
+  it('chats when the demo model has a chat template, else says how to chat in one typed line (exit 1)', async () => {
+    const source = await openModel(await defaultModelPath());
+    const hasTemplate = Boolean(source.tokenizer?.chatTemplate);
+    await source.close();
+    const r = await runCli(['run', '--chat', '--prompt', 'Tell me a story.', '--backend', 'cpu', '--max-tokens', '8']);
+    if (hasTemplate) {
+      expect(r.code, r.stderr).toBe(0);
+      return;
+    }
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^bitexit: .*bitexit-demo\.gguf: --chat needs a model whose GGUF carries a chat template/);
+    expect(r.stdout).toBe('');
   });
 });

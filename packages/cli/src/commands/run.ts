@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { GenerateOptions, GenerationResult, KvPolicy } from '@bitexit/engine';
+import { BitexitError } from '@bitexit/format';
 import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
 import type { CliIO, InputStream } from '../io.js';
@@ -155,6 +156,13 @@ export async function runCommand(options: RunOptions, io: CliIO): Promise<number
       throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
     }
     const prompt = opts.prompt ?? '';
+    if (opts.chat && !model.tokenizer.chatTemplate) {
+      throw new BitexitError(
+        'E_NO_CHAT_TEMPLATE',
+        `${model.info.path}: --chat needs a model whose GGUF carries a chat template (tokenizer.chat_template, as instruct models on Hugging Face do); ` +
+          'this one has none, so run it without --chat to continue the prompt as plain text',
+      );
+    }
     const generation = opts.chat
       ? model.chat([{ role: 'user', content: prompt }], genOptions)
       : model.generate(prompt, genOptions);
