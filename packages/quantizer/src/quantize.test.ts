@@ -137,6 +137,12 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     expect(fixed.bits_per_weight.matrices).toBeLessThanOrEqual(4.29);
   });
 
+  it('calibrates in a script that registered no backend (the CPU backend is registered on demand, as loadModel does)', async () => {
+    const calibText = readFileSync(TEXT!, 'utf8').slice(-8000);
+    const r = await quantizeModel(GGUF!, new MemoryByteSink(), { bits: 3.2, calibText, calibTokens: 64, calibSeqLen: 64, sensitivityTokens: 64, sensitivity: 'relative', refit: 0, finetune: 0 });
+    expect(r.settings.calibrated).toBe(true);
+  });
+
   it('refuses a budget above what the format can spend (--bits 9), saying the maximum', async () => {
     await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 9 })).rejects.toThrow(
       /--bits 9 is more than this model can spend with widths 2,3,4 at group size 32: the maximum is 4\.\d+ bits per weight/,

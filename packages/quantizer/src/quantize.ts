@@ -16,7 +16,7 @@
  * (unweighted) clipping search and range-based allocation.
  */
 import { createBackend, type Backend } from '@bitexit/backend';
-import { ggufModelHeader, openModel, permuteRows } from '@bitexit/engine';
+import { ensureDefaultBackend, ggufModelHeader, openModel, permuteRows } from '@bitexit/engine';
 import type { ModelConfig, ModelSource, TensorEntry } from '@bitexit/engine';
 import {
   BX_GROUP_SIZES,
@@ -428,6 +428,7 @@ export async function quantizeModel(
       probeSeqs = seqs.slice(0, Math.max(1, Math.floor((options.sensitivityTokens ?? 512) / seqLen)));
       if (typeof options.backend === 'object') backend = options.backend;
       else {
+        await ensureDefaultBackend(); // a script that registered no backend gets the CPU one, as loadModel does
         backend = (await createBackend(options.backend ?? 'cpu')).backend;
         ownsBackend = true;
       }
