@@ -2,7 +2,9 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   entry: ['src/index.ts'],
-  format: ['esm'],
+  // ESM, and CommonJS for require() on Node 20 (shims give the CJS build import.meta.url).
+  format: ['esm', 'cjs'],
+  shims: true,
   // The public API names WebGPU types (GPU, GPUDevice): make the declarations pull them in.
   dts: { banner: '/// <reference types="@webgpu/types" />' },
   sourcemap: true,

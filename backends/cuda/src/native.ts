@@ -67,7 +67,7 @@ export function loadNative(path: string = addonPath()): NativeLoad {
   if (hit) return hit;
   let result: NativeLoad;
   if (!existsSync(path)) {
-    result = { ok: false, reason: buildStatusReason() ?? `built without CUDA: the addon ${path} does not exist (run npm run build:addon)` };
+    result = { ok: false, reason: buildStatusReason() ?? `built without CUDA: the addon ${path} does not exist (run \`npm rebuild @bitexit/backend-cuda\` where the CUDA toolkit and cmake are installed)` };
   } else {
     try {
       const require = createRequire(import.meta.url);

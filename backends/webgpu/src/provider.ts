@@ -39,7 +39,7 @@ function dawnGpu(): Promise<GPU | string> {
       const mod = (await import(/* @vite-ignore */ name)) as { create(flags: string[]): GPU };
       return mod.create([]);
     } catch (e) {
-      return `the optional 'webgpu' package (Dawn for Node) could not be loaded (${(e as Error).message.split('\n')[0]}): run \`npm install webgpu\``;
+      return webgpuPackageMissing(e);
     }
   })();
   return nodeGpu;
@@ -75,20 +75,128 @@ async function findAdapter(options: WebGpuBackendOptions): Promise<{ adapter: GP
   return { adapter };
 }
 
-/** The name of a CPU-emulated adapter (lavapipe/llvmpipe, SwiftShader, a fallback adapter), else null. */
-export function softwareAdapter(adapter: GPUAdapter): string | null {
+/** What a probe needs to know about an adapter (plain data: it also crosses a process boundary). */
+export interface AdapterSummary {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+function summarise(adapter: GPUAdapter): AdapterSummary {
   const info = (adapter as { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
-  const text = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ');
+  return {
+    vendor: info?.vendor,
+    architecture: info?.architecture,
+    device: info?.device,
+    description: info?.description,
+    isFallbackAdapter: info?.isFallbackAdapter || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter || false,
+  };
+}
+
+/** The name of a CPU-emulated adapter (lavapipe/llvmpipe, SwiftShader, a fallback adapter), else null. */
+export function softwareAdapterInfo(info: AdapterSummary): string | null {
+  const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
   const m = /llvmpipe|lavapipe|swiftshader/i.exec(text);
   if (m) return m[0];
-  if (info?.isFallbackAdapter || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter) return 'a fallback adapter';
+  if (info.isFallbackAdapter) return 'a fallback adapter';
   return null;
 }
 
-function describe(adapter: GPUAdapter): string {
-  const info = (adapter as { info?: GPUAdapterInfo }).info;
-  const parts = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s && String(s).trim());
+/** The name of a CPU-emulated adapter (lavapipe/llvmpipe, SwiftShader, a fallback adapter), else null. */
+export function softwareAdapter(adapter: GPUAdapter): string | null {
+  return softwareAdapterInfo(summarise(adapter));
+}
+
+function describeInfo(info: AdapterSummary): string {
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && String(s).trim());
   return `WebGPU: ${parts.join(' ') || 'unknown adapter'}`;
+}
+
+function describe(adapter: GPUAdapter): string {
+  return describeInfo(summarise(adapter));
+}
+
+type ProbeResult = { info: AdapterSummary; features: string[] } | { reason: string };
+
+/**
+ * Node without navigator.gpu: Dawn writes warnings straight to the process's
+ * stderr when it enumerates adapters (lavapipe's "maxDynamicUniformBuffers…
+ * artificially reduced", "Couldn't load Vulkan"), which a user of the CPU
+ * backend should never see. So the probe asks Dawn in a short-lived child
+ * process whose stderr is captured; Dawn is loaded into this process only when
+ * a WebGPU device is actually created.
+ */
+const CHILD_PROBE = `
+const [url, pp] = process.argv.slice(-2);
+const out = (o) => { process.stdout.write(JSON.stringify(o)); process.exit(0); };
+let gpu;
+try { gpu = (await import(url)).create([]); } catch (e) { out({ load: String(e && e.message || e).split('\\n')[0] }); }
+try {
+  const a = await gpu.requestAdapter(pp ? { powerPreference: pp } : undefined);
+  if (!a) out({ adapter: null });
+  const i = a.info || {};
+  out({ info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: !!(i.isFallbackAdapter || a.isFallbackAdapter) }, features: [...a.features] });
+} catch (e) { out({ error: String(e && e.message || e) }); }
+`;
+
+const CHILD_PROBE_TIMEOUT_MS = 30_000;
+
+let childProbe: Promise<ProbeResult> | null = null;
+
+/** Runs CHILD_PROBE once per process (the answer does not change while it runs). */
+function probeInChildProcess(): Promise<ProbeResult> {
+  childProbe ??= (async (): Promise<ProbeResult> => {
+    // Variables, so bundlers for the browser leave these Node-only imports alone.
+    const cp = 'node:child_process';
+    const mod = 'node:module';
+    const urlMod = 'node:url';
+    const { execFile } = (await import(/* @vite-ignore */ cp)) as typeof import('node:child_process');
+    const { createRequire } = (await import(/* @vite-ignore */ mod)) as typeof import('node:module');
+    const { pathToFileURL } = (await import(/* @vite-ignore */ urlMod)) as typeof import('node:url');
+    let entry: string;
+    try {
+      entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+    } catch (e) {
+      return { reason: webgpuPackageMissing(e) };
+    }
+    const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: Error | null }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', CHILD_PROBE, entry, ''],
+        { timeout: CHILD_PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 },
+        (err, out, errOut) => resolve({ stdout: String(out), stderr: String(errOut), error: err }),
+      );
+    });
+    let answer: { load?: string; adapter?: null; error?: string; info?: AdapterSummary; features?: string[] };
+    try {
+      answer = JSON.parse(stdout) as typeof answer;
+    } catch {
+      const why = error ? error.message.split('\n')[0] : 'no answer';
+      const said = stderr.trim().split('\n').slice(-1)[0];
+      return { reason: `the WebGPU probe process failed (${why})${said ? `: ${said}` : ''}` };
+    }
+    if (answer.load !== undefined) return { reason: webgpuPackageMissing(new Error(answer.load)) };
+    if (answer.error !== undefined) return { reason: `requestAdapter failed: ${answer.error}` };
+    if (!answer.info) return { reason: noAdapterReason() };
+    return { info: answer.info, features: answer.features ?? [] };
+  })();
+  return childProbe;
+}
+
+function webgpuPackageMissing(e: unknown): string {
+  return `the optional 'webgpu' package (Dawn for Node) could not be loaded (${(e as Error).message.split('\n')[0]}): run \`npm install webgpu\``;
+}
+
+/** The adapter the provider would use, without creating a device (and, in Node, without loading Dawn here). */
+async function probeAdapter(): Promise<ProbeResult> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (!nav?.gpu && proc?.versions?.node && !nodeGpu) return probeInChildProcess();
+  const found = await findAdapter({});
+  if ('reason' in found) return found;
+  return { info: summarise(found.adapter), features: [...found.adapter.features] };
 }
 
 const LIMITS = [
@@ -203,11 +311,11 @@ export const webgpuBackendProvider: BackendProvider = {
   description: 'WebGPU backend (WGSL kernels; f32/f16/bf16/q8_0/bx weights) for browsers (navigator.gpu) and Node (the `webgpu` package).',
   async probe(): Promise<Availability> {
     try {
-      const found = await findAdapter({});
+      const found = await probeAdapter();
       if ('reason' in found) return { ok: false, reason: found.reason };
-      const feats = ['shader-f16', 'subgroups'].filter((f) => found.adapter.features.has(f));
-      const detail = `${describe(found.adapter)} (features: ${feats.join(', ') || 'none of shader-f16/subgroups'})`;
-      const software = softwareAdapter(found.adapter);
+      const feats = ['shader-f16', 'subgroups'].filter((f) => found.features.includes(f));
+      const detail = `${describeInfo(found.info)} (features: ${feats.join(', ') || 'none of shader-f16/subgroups'})`;
+      const software = softwareAdapterInfo(found.info);
       return software
         ? { ok: true, detail, notForAuto: `${software} is a software adapter (the GPU is emulated on the CPU, slower than the CPU backend); select it explicitly with --backend webgpu` }
         : { ok: true, detail };

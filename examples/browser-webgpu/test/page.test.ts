@@ -130,7 +130,9 @@ describe.skipIf(missing !== null)('browser-webgpu example in chromium', () => {
     const gpu = await page.textContent('#gpu-status');
     console.log(`[browser-webgpu] ${gpu}`);
     expect(gpu).toMatch(/^WebGPU available/);
-    expect(await page.inputValue('#backend')).toBe('webgpu');
+    // SwiftShader is a software adapter: `auto` (the default) would take the CPU backend; this test is about WebGPU.
+    expect(await page.inputValue('#backend')).toBe('auto');
+    await page.selectOption('#backend', 'webgpu');
 
     const t0 = performance.now();
     await page.fill('#model-url', '/fixtures/stories260K.gguf');
@@ -192,6 +194,40 @@ describe.skipIf(missing !== null)('browser-webgpu example in chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('#cache-info button').length === 2);
     await page.click('#clear-cache');
     await page.waitForFunction(() => document.getElementById('cache-info')!.textContent === 'No weights cached.');
+    await page.close();
+  });
+
+  it('offers the demo model: auto takes the CPU backend over SwiftShader, runs it in a worker, loads its exit predictors and decodes with early exit', async () => {
+    const page = await context!.newPage();
+    page.on('pageerror', (e) => pageLog.push(`page error: ${e.stack ?? e.message}`));
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => !document.getElementById('gpu-status')!.textContent!.startsWith('Checking'));
+    expect(await page.textContent('#gpu-status')).toMatch(/^WebGPU available: .*Auto uses the CPU backend: SwiftShader is a software adapter/i);
+    expect(await page.inputValue('#backend')).toBe('auto');
+
+    const t0 = performance.now();
+    await page.click('#load-demo');
+    await waitForState(page, /^ready$/, 60_000);
+    const info = await page.textContent('#model-info');
+    expect(info).toMatch(/10 layers, context 256, backend cpu \(auto passed over webgpu: .*software adapter/);
+    expect(await page.textContent('#early-exit-info')).toMatch(/^early exit available: predictors for 9 layers from bitexit-demo\.exits\.gguf, eagle drafter, threshold 0\.95/);
+    expect(await page.isChecked('#early-exit')).toBe(true);
+    // The model lives in a dedicated worker, not on the page's thread.
+    expect(page.workers().length).toBe(1);
+
+    await page.fill('#prompt', PROMPT);
+    await page.fill('#temperature', '0');
+    await page.fill('#max-tokens', '48');
+    await page.click('#generate');
+    const state = await waitForState(page, /^done/, 60_000);
+    const text = (await page.textContent('#output'))!;
+    const layers = (await page.textContent('#stats-layers'))!;
+    console.log(`[browser-webgpu] demo model: ${state} in ${((performance.now() - t0) / 1000).toFixed(1)} s; tokens/s ${await page.textContent('#stats-tps')}; layers ${layers}\n  ${JSON.stringify(text)}`);
+    expect(text.startsWith(PROMPT)).toBe(true);
+    expect(text.length).toBeGreaterThan(PROMPT.length + 40);
+    const m = /^([\d.]+) of 10 \(mean over \d+ decode steps, early exit\)$/.exec(layers);
+    expect(m, layers).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(10);
     await page.close();
   });
 });

@@ -1,7 +1,16 @@
 import { BACKEND_SPECIFICATION_VERSION, type Availability, type Backend, type BackendCreateOptions, type BackendProvider } from './backend.js';
 import { BackendUnavailableError, UnknownBackendError } from './errors.js';
 
-const providers = new Map<string, BackendProvider>();
+/**
+ * One registry per process, even when both the ESM and the CommonJS build of
+ * this package are loaded (an app that require()s one package and imports
+ * another): the map lives on globalThis under a registered symbol.
+ */
+const REGISTRY = Symbol.for('@bitexit/backend/registry');
+const providers: Map<string, BackendProvider> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= new Map<string, BackendProvider>()) as Map<
+  string,
+  BackendProvider
+>;
 
 /** Registers (or replaces) a backend provider. Backend packages call this from their `register()`. */
 export function registerBackend(provider: BackendProvider): void {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { GGUF, GOLDEN0 } from './test-helpers.js';
+import { DEV_TEXT, GGUF, GOLDEN0 } from './test-helpers.js';
 
 const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(cliDir, 'dist', 'bin.js');
@@ -35,9 +35,9 @@ describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
       { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
     );
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { prompt_tokens: number[]; tokens: number[] };
-    expect(out.prompt_tokens).toEqual(GOLDEN0!.prompt_ids);
-    expect(out.tokens).toEqual(GOLDEN0!.generated_ids);
+    const out = JSON.parse(r.stdout) as { prompt_token_ids: number[]; token_ids: number[] };
+    expect(out.prompt_token_ids).toEqual(GOLDEN0!.prompt_ids);
+    expect(out.token_ids).toEqual(GOLDEN0!.generated_ids);
   });
 
   it('the committed launcher bin/bitexit.js (what npm links as `bitexit`) runs dist/bin.js', () => {
@@ -46,6 +46,36 @@ describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
     const r = spawnSync(process.execPath, [launcher, '--version'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  // Dawn (the `webgpu` package) writes warnings straight to stderr when it enumerates adapters
+  // ("maxDynamicUniformBuffersPerPipelineLayout artificially reduced…" on lavapipe, "Couldn't load
+  // Vulkan" without a driver). When `auto` ends up on the CPU, none of that may reach the user.
+  it('run, doctor and eval ppl with --backend auto print nothing from Dawn on stderr', () => {
+    const spawn = (args: string[]) =>
+      spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+    const run = spawn(['run', '--prompt', 'hi', '--max-tokens', '4', '--temperature', '0', '--no-progress']);
+    expect(run.status, run.stderr).toBe(0);
+    const foreign = (stderr: string) => stderr.split('\n').filter((l) => l.trim() && !l.startsWith('--- ') && !l.startsWith('bitexit: '));
+    if (/backend cpu/.test(run.stderr)) expect(foreign(run.stderr)).toEqual([]);
+    const doctor = spawn(['doctor']);
+    expect(doctor.stderr).toBe('');
+    if (DEV_TEXT) {
+      const ppl = spawn(['eval', 'ppl', '--text', DEV_TEXT, '--max-chunks', '1', '--no-progress']);
+      expect(ppl.status, ppl.stderr).toBe(0);
+      if (/backend cpu/.test(ppl.stderr)) expect(foreign(ppl.stderr)).toEqual([]);
+    }
+  });
+
+  it.skipIf(!GGUF || !GOLDEN0)('`echo PROMPT | bitexit run` takes the piped prompt', () => {
+    const r = spawnSync(process.execPath, [bin, 'run', '--model', GGUF!, '--temperature', '0', '--max-tokens', '8', '--backend', 'cpu'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      input: `${GOLDEN0!.prompt}\n`,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.startsWith(GOLDEN0!.prompt + ', there was')).toBe(true);
+    expect(r.stderr).toMatch(new RegExp(`${GOLDEN0!.prompt_ids.length} prompt tokens`));
   });
 
   it('a bad flag exits 2 with one line', () => {

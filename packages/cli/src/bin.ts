@@ -24,13 +24,17 @@ if (argv[0] === 'run' || argv[0] === 'serve') {
   });
 }
 
-const code = await main(argv, {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  signal: controller.signal,
-});
-// Let piped output drain before exiting (a backend may hold handles open).
-await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
-process.exit(code);
+// No top-level await: the package is also built as CommonJS.
+void (async () => {
+  const code = await main(argv, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    signal: controller.signal,
+  });
+  // Let piped output drain before exiting (a backend may hold handles open).
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
+})();

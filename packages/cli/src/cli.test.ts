@@ -85,18 +85,61 @@ describe('command line', () => {
   it('inspect without a model is a usage error', async () => {
     const r = await runCli(['inspect']);
     expect(r.code).toBe(2);
-    expectOneLine(r.stderr, /missing required argument 'model'/);
+    expectOneLine(r.stderr, /inspect: missing the model/);
   });
 
   it('run without --model uses the embedded demo model, or says what to pass (exit 2)', async () => {
     const r = await runCli(['run', '--prompt', 'Once upon a time', '--max-tokens', '4', '--json', '--temperature', '0']);
     if (await hasDefaultModel()) {
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).tokens).toHaveLength(4);
+      expect(JSON.parse(r.stdout).token_ids).toHaveLength(4);
     } else {
       expect(r.code).toBe(2);
       expectOneLine(r.stderr, /pass --model PATH/);
     }
+  });
+});
+
+describe('one spelling per flag in every command (the canonical names)', () => {
+  const help = async (...cmd: string[]) => (await runCli([...cmd, '--help'])).stdout;
+
+  it.each([
+    [['run'], ['-m, --model', '--tokenizer', '-p, --prompt', '-n, --max-tokens', '-c, --context', '-t, --temperature', '--top-p', '--top-k', '-s, --seed', '--stop', '--backend', '--early-exit', '--exit-threshold', '--json']],
+    [['eval', 'ppl'], ['-m, --model', '--tokenizer', '-c, --context', '--backend', '--json']],
+    [['eval', 'exits'], ['-m, --model', '--tokenizer', '-n, --max-tokens', '--exit-threshold', '--backend', '--json']],
+    [['train-exits'], ['-m, --model', '--tokenizer', '-n, --max-tokens', '-s, --seed', '--exit-threshold', '--backend', '--json']],
+    [['quantize'], ['-m, --model', '--tokenizer', '--backend', '--json']],
+    [['inspect'], ['-m, --model', '--tokenizer', '--json']],
+    [['doctor'], ['--json']],
+  ])('%j --help shows the canonical flags and no old spelling', async (cmd, flags) => {
+    const text = await help(...cmd);
+    for (const f of flags) expect(text, `${cmd.join(' ')} ${f}`).toContain(f);
+    for (const old of ['--ctx', '--threshold ']) expect(text).not.toContain(old);
+  });
+
+  it.skipIf(!GGUF)('an old spelling still works, with one deprecation line on stderr', async () => {
+    const text = join(tmp, 'ppl.txt');
+    writeFileSync(text, 'Once upon a time, there was a little girl named Lily. She loved to play outside. '.repeat(8));
+    const old = await runCli(['eval', 'ppl', '-m', GGUF!, '--text', text, '--ctx', '64', '--max-chunks', '1', '--json', '--backend', 'cpu']);
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr).toBe('bitexit: --ctx is deprecated, use --context\n');
+    const canonical = await runCli(['eval', 'ppl', '-m', GGUF!, '--text', text, '--context', '64', '--max-chunks', '1', '--json', '--backend', 'cpu']);
+    expect(canonical.stderr).toBe('');
+    expect(JSON.parse(old.stdout)).toEqual(JSON.parse(canonical.stdout));
+    expect(JSON.parse(old.stdout).ctx).toBe(64);
+    const both = await runCli(['eval', 'ppl', '-m', GGUF!, '--text', text, '--ctx', '64', '--context', '64']);
+    expect(both.code).toBe(2);
+    expectOneLine(both.stderr, /--ctx is the old spelling of --context/);
+  });
+
+  it.skipIf(!GGUF)('inspect and quantize take the model as -m/--model too', async () => {
+    const a = await runCli(['inspect', GGUF!, '--json']);
+    const b = await runCli(['inspect', '-m', GGUF!, '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const q = await runCli(['quantize', '-m', GGUF!, '-o', join(tmp, 'q.gguf'), '--bits', '9']);
+    expect(q.code).toBe(2);
+    expectOneLine(q.stderr, /--bits 9 is more than/);
   });
 });
 

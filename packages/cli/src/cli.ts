@@ -14,6 +14,8 @@ import type { CliIO } from './io.js';
 import {
   BACKEND_CHOICES,
   collect,
+  resolveDeprecatedAliases,
+  type DeprecatedAlias,
   nonNegativeFloat,
   nonNegativeInt,
   positiveFloat,
@@ -27,6 +29,23 @@ export const VERSION: string = (createRequire(import.meta.url)('../package.json'
 
 type Action = () => Promise<number>;
 
+/** A deprecated spelling: accepted, hidden from --help, reported by `deprecated()` when used. */
+function hidden<T>(flags: string, parse: (value: string, previous: T) => T): Option {
+  return new Option(flags).argParser(parse).hideHelp();
+}
+
+function collectUnitInterval(value: string, previous: number[] | undefined): number[] {
+  return [...(previous ?? []), unitInterval(value)];
+}
+
+/** The model of `inspect` / `quantize`: the positional argument or -m/--model (the canonical flag), not both. */
+function modelArgument(positional: string | undefined, flag: string | undefined, command: string): string {
+  if (positional !== undefined && flag !== undefined && positional !== flag) throw new UsageError(`${command}: give the model once (MODEL or --model)`);
+  const model = positional ?? flag;
+  if (model === undefined) throw new UsageError(`${command}: missing the model (bitexit ${command} MODEL, or --model PATH)`);
+  return model;
+}
+
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto');
 }
@@ -37,6 +56,10 @@ function backendOption(): Option {
  * its errors are classified in one place.
  */
 export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command {
+  const deprecated = <T extends object>(opts: T, aliases: readonly DeprecatedAlias[]): T =>
+    resolveDeprecatedAliases(opts, aliases, io.stderr, (m) => {
+      throw new UsageError(m);
+    });
   const program = new Command('bitexit');
   program
     .description('Run Llama-family language models on CPU, WebGPU and CUDA.')
@@ -59,8 +82,8 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .description('generate text: streams the prompt and its continuation to stdout, stats to stderr')
     .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
-    .option('-p, --prompt <text>', 'prompt text (default: empty, i.e. BOS only)')
-    .option('-n, --max-tokens <n>', 'most tokens to generate', positiveInt, 256)
+    .option('-p, --prompt <text>', "prompt text; '-' reads standard input (default: standard input when it is piped, else empty, i.e. BOS only)")
+    .option('-n, --max-tokens <n>', 'most tokens to generate (default: 256, or the context left after the prompt when less)', positiveInt)
     .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
     .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
     .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)
@@ -75,7 +98,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
     .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate (computed from the exit state) or mask').choices(['propagate', 'mask']))
     .addOption(backendOption())
-    .option('--json', 'print one JSON object {text, prompt_tokens, tokens, stats} instead of streaming')
+    .option('--json', 'print one JSON object {text, prompt_token_ids, token_ids, stats} instead of streaming')
     .option('--progress', 'show the load progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: RunOptions) => setAction(() => runCommand(opts, io)));
@@ -104,10 +127,13 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
   program
     .command('inspect')
     .description('describe a model: architecture, hyperparameters, tensors, size, bits per weight, tokenizer')
-    .argument('<model>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory')
+    .argument('[model]', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (or -m PATH)')
+    .option('-m, --model <path>', 'the model (same as the MODEL argument)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
     .option('--json', 'print one JSON object')
-    .action((model: string, opts: InspectOptions) => setAction(() => inspectCommand(model, opts, io)));
+    .action((model: string | undefined, opts: InspectOptions & { model?: string }) =>
+      setAction(() => inspectCommand(modelArgument(model, opts.model, 'inspect'), opts, io)),
+    );
 
   program
     .command('doctor')
@@ -121,14 +147,15 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .description("perplexity over a text file (llama-perplexity's protocol: chunks of ctx tokens, second half of each scored)")
     .option('-m, --model <path>', 'model file or directory (default: the embedded demo model)')
     .requiredOption('--text <file>', 'UTF-8 text file to score')
-    .option('--ctx <n>', 'chunk length in tokens (default 512, capped to the context length)', positiveInt)
+    .option('-c, --context <n>', 'chunk length in tokens, also the KV-cache length (default 512, capped to the model context)', positiveInt)
+    .addOption(hidden('--ctx <n>', positiveInt))
     .option('--tokenizer <path>', 'tokenizer file for formats without one')
     .option('--max-chunks <n>', 'stop after this many chunks', positiveInt)
     .addOption(backendOption())
     .option('--json', 'print exactly {"ppl","nll","tokens_scored","chunks","ctx"}')
     .option('--progress', 'show progress bars even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
-    .action((opts: EvalPplOptions) => setAction(() => evalPplCommand(opts, io)));
+    .action((opts: EvalPplOptions) => setAction(() => evalPplCommand(deprecated(opts, [{ flag: '--ctx', replacement: '--context' }]), io)));
 
   evalCmd
     .command('exits')
@@ -137,7 +164,8 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .requiredOption('--exits <file>', 'exit predictors written by train-exits')
     .requiredOption('--text <file>', 'UTF-8 text file (use text the predictors were not trained on)')
     .option('-n, --max-tokens <n>', 'text tokens evaluated (chunks of 256)', positiveInt, 2048)
-    .option('--threshold <x>', 'predictor threshold (repeatable; default: the one in the exits file)', (v: string, prev: number[] | undefined) => [...(prev ?? []), unitInterval(v)])
+    .option('--exit-threshold <x>', 'predictor threshold (repeatable; default: the one in the exits file)', collectUnitInterval)
+    .addOption(hidden('--threshold <x>', collectUnitInterval))
     .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers').choices(['propagate', 'mask', 'both']).default('both'))
     .option('--prompts <n>', 'free-running prompts (the first tokens of each text chunk)', positiveInt, 8)
     .option('--new-tokens <n>', 'greedy tokens generated per prompt', positiveInt, 64)
@@ -147,7 +175,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--json', 'print JSON (layers_fraction, agreement_teacher_forced, agreement_free_running, ppl_full, ppl_exit, speedup, histogram, …)')
     .option('--progress', 'show progress bars even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
-    .action((opts: EvalExitsCliOptions) => setAction(() => evalExitsCommand(opts, io)));
+    .action((opts: EvalExitsCliOptions) => setAction(() => evalExitsCommand(deprecated(opts, [{ flag: '--threshold', replacement: '--exit-threshold' }]), io)));
 
   program
     .command('train-exits')
@@ -159,19 +187,21 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('-n, --max-tokens <n>', 'text tokens collected for training (the rest of the text feeds the n-gram table)', positiveInt, 4096)
     .option('-s, --seed <s>', 'seed for shuffling and initialisation', seed, 0)
     .option('--epochs <n>', 'training epochs per layer (default 30)', positiveInt)
-    .option('--threshold <x>', 'predictor threshold stored in the file', unitInterval, 0.5)
+    .option('--exit-threshold <x>', 'predictor threshold stored in the file (default 0.5)', unitInterval)
+    .addOption(hidden('--threshold <x>', unitInterval))
     .option('-o, --output <file>', 'output file (default: MODEL.exits.gguf beside the model)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one')
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
     .option('--progress', 'show progress bars even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
-    .action((opts: TrainExitsCliOptions) => setAction(() => trainExitsCommand(opts, io)));
+    .action((opts: TrainExitsCliOptions) => setAction(() => trainExitsCommand(deprecated(opts, [{ flag: '--threshold', replacement: '--exit-threshold' }]), io)));
 
   program
     .command('quantize')
     .description('quantize a model to mixed-precision 2/3/4-bit column groups (bx) under a global bits-per-weight budget')
-    .argument('<input>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory')
+    .argument('[input]', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (or -m PATH)')
+    .option('-m, --model <path>', 'the model to quantize (same as the INPUT argument)')
     .requiredOption('-o, --output <file>', 'output GGUF file')
     .option('--bits <b>', 'average bits per weight over the quantized matrices, every byte counted', positiveFloat, 2.9)
     .option('--widths <list>', 'allowed column-group widths (comma-separated subset of 2,3,4)', '2,3,4')
@@ -203,7 +233,9 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--json', 'print one JSON object {bits_per_weight, width_fractions, outliers, per_tensor, seconds}')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
-    .action((input: string, opts: QuantizeCliOptions) => setAction(() => quantizeCommand(input, opts, io)));
+    .action((input: string | undefined, opts: QuantizeCliOptions & { model?: string }) =>
+      setAction(() => quantizeCommand(modelArgument(input, opts.model, 'quantize'), opts, io)),
+    );
 
   return program;
 }

@@ -6,7 +6,14 @@ export interface OutputStream {
   columns?: number;
 }
 
+/** Standard input: read for the prompt by `run` (`-p -`, or no --prompt when it is not a terminal). */
+export interface InputStream extends AsyncIterable<string | Uint8Array> {
+  isTTY?: boolean;
+}
+
 export interface CliIO {
+  /** Absent: there is no standard input to read (in-process use). */
+  stdin?: InputStream;
   stdout: OutputStream;
   stderr: OutputStream;
   /** Environment variables (defaults to process.env). */

@@ -52,3 +52,39 @@ export function collect(value: string, previous: string[] | undefined): string[]
 }
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'webgpu', 'cuda'] as const;
+
+/** An old spelling kept working (hidden from --help) until it is removed: `--ctx` → `--context`. */
+export interface DeprecatedAlias {
+  /** The old flag as typed, e.g. '--ctx'. */
+  flag: string;
+  /** The canonical flag, e.g. '--context'. */
+  replacement: string;
+}
+
+/** commander's attribute name of a long flag: '--exit-threshold' → 'exitThreshold'. */
+export function attributeName(flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Moves the value of each deprecated alias that was used to its canonical
+ * option and says so once on stderr; both spellings at once is a usage error.
+ */
+export function resolveDeprecatedAliases<T extends object>(
+  opts: T,
+  aliases: readonly DeprecatedAlias[],
+  stderr: { write(s: string): unknown },
+  fail: (message: string) => never,
+): T {
+  const out = { ...opts } as Record<string, unknown>;
+  for (const a of aliases) {
+    const from = attributeName(a.flag);
+    const to = attributeName(a.replacement);
+    if (out[from] === undefined) continue;
+    if (out[to] !== undefined) fail(`${a.flag} is the old spelling of ${a.replacement}: give ${a.replacement} only`);
+    stderr.write(`bitexit: ${a.flag} is deprecated, use ${a.replacement}\n`);
+    out[to] = out[from];
+    delete out[from];
+  }
+  return out as T;
+}

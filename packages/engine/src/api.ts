@@ -1,12 +1,13 @@
 import type { Backend } from '@bitexit/backend';
 import type { ModelConfig, ModelFileFormat } from './model/types.js';
 
+/** Load progress: one 'open', one 'upload' per tensor (after it is uploaded), one 'compile', one 'ready'. */
 export interface LoadProgress {
   phase: 'open' | 'upload' | 'compile' | 'ready';
   /** Weight bytes uploaded so far / in total. */
   loadedBytes: number;
   totalBytes: number;
-  /** Tensor being uploaded, when phase is 'upload'. */
+  /** Tensor just uploaded, when phase is 'upload'. */
   tensor?: string;
 }
 
@@ -36,7 +37,7 @@ export interface SamplingOptions {
 }
 
 export interface GenerateOptions extends SamplingOptions {
-  /** Default 256. */
+  /** Most new tokens. Default: min(256, context length − prompt tokens), so a default run never ends with 'context'. */
   maxTokens?: number;
   /** Generation stops before any of these strings; the string itself is not emitted. */
   stop?: string[];
@@ -113,7 +114,8 @@ export interface PerplexityResult {
   ppl: number;
   /** Mean negative log-likelihood per scored token (natural log). */
   nll: number;
-  tokens_scored: number;
+  /** Tokens scored (the second half of every chunk); `tokens_scored` in the CLI's JSON. */
+  tokensScored: number;
   chunks: number;
   ctx: number;
 }

@@ -127,9 +127,27 @@ describe.skipIf(!GGUF || !TEXT)('quantizeModel on stories260K', () => {
     const g = await readGguf(new MemoryByteSource('q.gguf', sink.bytes()));
     const t = g.tensors.find((x) => x.dtype === 'bx')!;
     expect(parseBx((await g.readTensor(t)).data, t.name).layout.groupSize).toBe(32);
-    const fixed = await quantizeModel(GGUF!, new MemoryByteSink(), { bits: 4.45, groupSize: 64 });
+    // With the group size given, a budget above all-4-bit is refused with the maximum, not silently clamped.
+    await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 4.45, groupSize: 64 })).rejects.toThrow(
+      /--bits 4\.45 is more than this model can spend .*group size 64: the maximum is 4\.29\d* bits per weight/,
+    );
+    const fixed = await quantizeModel(GGUF!, new MemoryByteSink(), { bits: 4.29, groupSize: 64 });
     expect(fixed.notes.some((n) => /group size 32/.test(n))).toBe(false);
-    expect(fixed.bits_per_weight.matrices).toBeCloseTo(4.291, 2);
+    expect(fixed.bits_per_weight.matrices).toBeGreaterThan(4.25);
+    expect(fixed.bits_per_weight.matrices).toBeLessThanOrEqual(4.29);
+  });
+
+  it('calibrates in a script that registered no backend (the CPU backend is registered on demand, as loadModel does)', async () => {
+    const calibText = readFileSync(TEXT!, 'utf8').slice(-8000);
+    const r = await quantizeModel(GGUF!, new MemoryByteSink(), { bits: 3.2, calibText, calibTokens: 64, calibSeqLen: 64, sensitivityTokens: 64, sensitivity: 'relative', refit: 0, finetune: 0 });
+    expect(r.settings.calibrated).toBe(true);
+  });
+
+  it('refuses a budget above what the format can spend (--bits 9), saying the maximum', async () => {
+    await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 9 })).rejects.toThrow(
+      /--bits 9 is more than this model can spend with widths 2,3,4 at group size 32: the maximum is 4\.\d+ bits per weight/,
+    );
+    await expect(quantizeModel(GGUF!, new MemoryByteSink(), { bits: 3.6, widths: [2, 3] })).rejects.toThrow(/widths 2,3 .*maximum is 3\./);
   });
 
   it('carries an EAGLE draft head (eagle.* tensors, bitexit.eagle.* keys) through unchanged', async () => {

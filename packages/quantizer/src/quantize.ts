@@ -16,7 +16,7 @@
  * (unweighted) clipping search and range-based allocation.
  */
 import { createBackend, type Backend } from '@bitexit/backend';
-import { ggufModelHeader, openModel, permuteRows } from '@bitexit/engine';
+import { ensureDefaultBackend, ggufModelHeader, openModel, permuteRows } from '@bitexit/engine';
 import type { ModelConfig, ModelSource, TensorEntry } from '@bitexit/engine';
 import {
   BX_GROUP_SIZES,
@@ -364,6 +364,27 @@ export async function quantizeModel(
         `--bits ${o.bits} is below the smallest this model can take with widths ${o.widths.join(',')} and these settings (${(minBits / totalWeights).toFixed(3)} bits per weight)`,
       );
     }
+    // The most any allocation can spend: every group at the widest width (plus, with outliers, the
+    // slots a single 2-bit group brings). A larger budget would be silently left unspent.
+    const widest = o.widths[o.widths.length - 1]!;
+    const maxBits = matrices.reduce((a, m) => {
+      const groups = groupCount(m.cols, o.groupSize);
+      const all = new Uint8Array(groups).fill(widest);
+      let bytes = codec.byteLength(m.rows, m.cols, all, outlierSlots(m, all));
+      if (o.widths[0] === 2 && widest !== 2 && o.outlierFraction > 0) {
+        const one2 = new Uint8Array(groups).fill(widest);
+        one2[0] = 2;
+        bytes = Math.max(bytes, codec.byteLength(m.rows, m.cols, one2, outlierSlots(m, one2)));
+      }
+      return a + 8 * bytes;
+    }, 0);
+    if (budget > maxBits) {
+      const most = Math.floor((1000 * maxBits) / totalWeights) / 1000;
+      const smaller = options.groupSize !== undefined && o.groupSize > 32 ? ' (or a smaller --group-size)' : '';
+      throw new QuantizeOptionError(
+        `--bits ${o.bits} is more than this model can spend with widths ${o.widths.join(',')} at group size ${o.groupSize}: the maximum is ${most} bits per weight; pass --bits ${most} or less${smaller}`,
+      );
+    }
     const clip = options.clip ?? true;
     const finetuneEpochs = useGptq ? (options.finetune ?? (totalWeights <= FINETUNE_DEFAULT_MAX_WEIGHTS ? FINETUNE_DEFAULT_EPOCHS : 0)) : 0;
     if (!Number.isInteger(finetuneEpochs) || finetuneEpochs < 0 || finetuneEpochs > 1000) throw new QuantizeOptionError(`finetune must be an integer number of epochs in 0..1000, got ${options.finetune}`);
@@ -407,6 +428,7 @@ export async function quantizeModel(
       probeSeqs = seqs.slice(0, Math.max(1, Math.floor((options.sensitivityTokens ?? 512) / seqLen)));
       if (typeof options.backend === 'object') backend = options.backend;
       else {
+        await ensureDefaultBackend(); // a script that registered no backend gets the CPU one, as loadModel does
         backend = (await createBackend(options.backend ?? 'cpu')).backend;
         ownsBackend = true;
       }

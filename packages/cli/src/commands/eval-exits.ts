@@ -11,7 +11,7 @@ export interface EvalExitsCliOptions {
   exits: string;
   text: string;
   maxTokens: number;
-  threshold?: number[];
+  exitThreshold?: number[];
   backend: string;
   json?: boolean;
   progress?: boolean;
@@ -38,7 +38,7 @@ export async function evalExitsCommand(opts: EvalExitsCliOptions, io: CliIO): Pr
     text,
     backend,
     maxTokens: opts.maxTokens,
-    ...(opts.threshold?.length ? { thresholds: opts.threshold } : {}),
+    ...(opts.exitThreshold?.length ? { thresholds: opts.exitThreshold } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   };
   if (!opts.simulate) return decodeEval(common, opts, io);

@@ -9,7 +9,7 @@ const SLOW = process.env.BITEXIT_SLOW_TESTS === '1';
 
 describe.skipIf(!GGUF || !DEV_TEXT)('bitexit eval ppl on stories260K', () => {
   it('prints exactly {ppl, nll, tokens_scored, chunks, ctx} with --json', async () => {
-    const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--ctx', '256', '--max-chunks', '40', '--json']);
+    const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--context', '256', '--max-chunks', '40', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
@@ -26,7 +26,7 @@ describe.skipIf(!GGUF || !DEV_TEXT)('bitexit eval ppl on stories260K', () => {
   });
 
   it('human output on stdout, timing on stderr, progress bar with --progress', async () => {
-    const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--ctx', '64', '--max-chunks', '3', '--progress', '--backend', 'cpu']);
+    const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '-c', '64', '--max-chunks', '3', '--progress', '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ppl \d+\.\d{4} {2}nll \d+\.\d+ {2}tokens_scored 93 {2}chunks 3 {2}ctx 64\n$/);
     expect(r.stderr).toMatch(/perplexity .* 3\/3 chunks/);
@@ -36,7 +36,7 @@ describe.skipIf(!GGUF || !DEV_TEXT)('bitexit eval ppl on stories260K', () => {
   it.skipIf(!SLOW)(
     'whole dev text at ctx 256 agrees with llama.cpp (4.7601) within 0.5% [BITEXIT_SLOW_TESTS=1]',
     async () => {
-      const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--ctx', '256', '--json']);
+      const r = await runCli(['eval', 'ppl', '--model', GGUF!, '--text', DEV_TEXT!, '--context', '256', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout) as Record<string, number>;
       console.log(`eval ppl (full dev text, ctx 256): ${JSON.stringify(out)}`);

@@ -8,7 +8,8 @@ import { chunkProgress, progressEnabled } from '../progress.js';
 export interface EvalPplOptions {
   model?: string;
   text: string;
-  ctx?: number;
+  /** Chunk length (-c/--context), also the KV-cache length. */
+  context?: number;
   tokenizer?: string;
   maxChunks?: number;
   backend: string;
@@ -16,9 +17,17 @@ export interface EvalPplOptions {
   progress?: boolean;
 }
 
-/** Exactly the JSON printed by `eval ppl --json`. */
-export function pplJson(r: PerplexityResult): PerplexityResult {
-  return { ppl: r.ppl, nll: r.nll, tokens_scored: r.tokens_scored, chunks: r.chunks, ctx: r.ctx };
+/** Exactly the JSON printed by `eval ppl --json` (snake_case, like all of the CLI's JSON). */
+export interface PplJson {
+  ppl: number;
+  nll: number;
+  tokens_scored: number;
+  chunks: number;
+  ctx: number;
+}
+
+export function pplJson(r: PerplexityResult): PplJson {
+  return { ppl: r.ppl, nll: r.nll, tokens_scored: r.tokensScored, chunks: r.chunks, ctx: r.ctx };
 }
 
 /** `bitexit eval ppl`: perplexity with llama-perplexity's protocol (chunks of ctx, second half scored). */
@@ -35,7 +44,7 @@ export async function evalPplCommand(opts: EvalPplOptions, io: CliIO): Promise<n
     model: opts.model,
     tokenizer: opts.tokenizer,
     backend: opts.backend,
-    context: opts.ctx,
+    context: opts.context,
     progress,
     stderr: io.stderr,
   });
@@ -43,7 +52,7 @@ export async function evalPplCommand(opts: EvalPplOptions, io: CliIO): Promise<n
   try {
     const t0 = performance.now();
     const result = await model.perplexity(text, {
-      ...(opts.ctx ? { ctx: opts.ctx } : {}),
+      ...(opts.context ? { ctx: opts.context } : {}),
       ...(opts.maxChunks ? { maxChunks: opts.maxChunks } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
       onProgress: (done, total) => bar.update({ done, total }),
@@ -54,7 +63,7 @@ export async function evalPplCommand(opts: EvalPplOptions, io: CliIO): Promise<n
       io.stdout.write(JSON.stringify(pplJson(result)) + '\n');
     } else {
       io.stdout.write(
-        `ppl ${result.ppl.toFixed(4)}  nll ${result.nll.toFixed(6)}  tokens_scored ${result.tokens_scored}  chunks ${result.chunks}  ctx ${result.ctx}\n`,
+        `ppl ${result.ppl.toFixed(4)}  nll ${result.nll.toFixed(6)}  tokens_scored ${result.tokensScored}  chunks ${result.chunks}  ctx ${result.ctx}\n`,
       );
       const evaluated = result.chunks * result.ctx;
       io.stderr.write(

@@ -47,7 +47,7 @@ describe.skipIf(!GGUF || !DEV_TEXT)('bitexit train-exits / eval exits on stories
     expect(j.agreement_teacher_forced as number).toBeGreaterThan(0.85);
     expect((j.histogram as number[]).reduce((a, b) => a + b, 0)).toBe(j.tokens);
     expect(j.ppl_exit as number).toBeGreaterThanOrEqual((j.ppl_full as number) * 0.95);
-    const human = await runCli(['eval', 'exits', '-m', GGUF!, '--exits', out, '--text', held, '-n', '100', '--threshold', '0.5', '--threshold', '0.9', '--simulate', '--backend', 'cpu']);
+    const human = await runCli(['eval', 'exits', '-m', GGUF!, '--exits', out, '--text', held, '-n', '100', '--exit-threshold', '0.5', '--exit-threshold', '0.9', '--simulate', '--backend', 'cpu']);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/threshold 0\.5: [\d.]+ of 5 layers/);
     expect(human.stdout).toMatch(/threshold 0\.9: [\d.]+ of 5 layers/);

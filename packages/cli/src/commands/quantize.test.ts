@@ -41,7 +41,14 @@ describe.skipIf(!GGUF || !DEV_TEXT)('bitexit quantize on stories260K', () => {
     expect(r.stdout).toMatch(/norms f32/);
     expect((await runCli(['quantize', GGUF!, '-o', out, '--widths', '2,5'])).code).toBe(2);
     const low = await runCli(['quantize', GGUF!, '-o', out, '--bits', '1']);
-    expect(low.code).toBe(1);
+    expect(low.code).toBe(2);
     expect(low.stderr).toMatch(/below the smallest/);
+  });
+
+  it('--bits above what the format can spend is a usage error that says the maximum (not a silent clamp)', async () => {
+    const r = await runCli(['quantize', GGUF!, '-o', join(dir, 'x.gguf'), '--bits', '9']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^bitexit: --bits 9 is more than this model can spend .* the maximum is 4\.\d+ bits per weight/);
   });
 });

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { quantizeModel, type QuantizeReport, type Width } from '@bitexit/quantizer';
+import { QuantizeOptionError, quantizeModel, type QuantizeReport, type Width } from '@bitexit/quantizer';
 import type { CliIO } from '../io.js';
 import { requirePath } from '../model.js';
 import { setupBackends, requireBackendInstalled } from '../backends.js';
@@ -115,7 +115,10 @@ export async function quantizeCommand(input: string, opts: QuantizeCliOptions, i
           started = true;
         } else bar.update(Math.round(p.done), payload);
       },
-    );
+    ).catch((e: unknown) => {
+      // A budget or option the model cannot take is a usage mistake (exit 2), like a bad flag value.
+      throw e instanceof QuantizeOptionError ? new UsageError(e.message) : e;
+    });
     bar?.stop();
     if (opts.json) {
       io.stdout.write(JSON.stringify(quantizeJson(report)) + '\n');

@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import type { GenerateOptions, GenerationResult, KvPolicy } from '@bitexit/engine';
+import { BitexitError } from '@bitexit/format';
 import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
-import type { CliIO } from '../io.js';
+import type { CliIO, InputStream } from '../io.js';
 import { loadForCli } from '../model.js';
 import { progressEnabled } from '../progress.js';
 
@@ -10,7 +11,7 @@ export interface RunOptions {
   model?: string;
   tokenizer?: string;
   prompt?: string;
-  maxTokens: number;
+  maxTokens?: number;
   temperature: number;
   topK?: number;
   topP?: number;
@@ -45,10 +46,14 @@ export interface RunJsonStats {
   early_exit?: { layers_per_token: number; layers_fraction: number; histogram: number[]; kv_policy: string; threshold: number; drafter: string };
 }
 
+/**
+ * `run --json`. Arrays of token ids end in `_ids`; counts live in `stats`
+ * (`stats.prompt_tokens`, `stats.generated_tokens`).
+ */
 export interface RunJson {
   text: string;
-  prompt_tokens: number[];
-  tokens: number[];
+  prompt_token_ids: number[];
+  token_ids: number[];
   stats: RunJsonStats;
 }
 
@@ -59,8 +64,8 @@ export function runJson(result: GenerationResult, loadMs: number, seed: number, 
   const ee = s.earlyExit;
   return {
     text: result.text,
-    prompt_tokens: result.promptTokens,
-    tokens: result.tokens,
+    prompt_token_ids: result.promptTokens,
+    token_ids: result.tokens,
     stats: {
       prompt_tokens: s.promptTokens,
       generated_tokens: s.generatedTokens,
@@ -88,12 +93,38 @@ export function runJson(result: GenerationResult, loadMs: number, seed: number, 
   };
 }
 
+/** Reads all of standard input as UTF-8, without the one line break `echo` adds. */
+export async function readPromptFromStdin(stdin: InputStream): Promise<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  let text = '';
+  for await (const chunk of stdin) text += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+  text += decoder.decode();
+  return text.replace(/\r?\n$/, '');
+}
+
+/**
+ * The prompt: --prompt TEXT; `--prompt -` reads standard input; no --prompt
+ * reads standard input when it is piped (not a terminal), else the prompt is
+ * empty (BOS only).
+ */
+export async function resolvePrompt(prompt: string | undefined, stdin: InputStream | undefined): Promise<string | undefined> {
+  if (prompt === '-') {
+    if (!stdin) throw new UsageError('--prompt - reads the prompt from standard input, but there is none');
+    return readPromptFromStdin(stdin);
+  }
+  if (prompt !== undefined) return prompt;
+  if (stdin && stdin.isTTY !== true) return readPromptFromStdin(stdin);
+  return undefined;
+}
+
 /** `bitexit run`: streams prompt + continuation to stdout, stats to stderr (or one JSON object with --json). */
-export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
-  if (opts.chat && !opts.prompt) throw new UsageError('--chat needs --prompt TEXT (the user message)');
+export async function runCommand(options: RunOptions, io: CliIO): Promise<number> {
+  const resolved = await resolvePrompt(options.prompt, io.stdin);
+  const opts: RunOptions = { ...options, ...(resolved !== undefined ? { prompt: resolved } : {}) };
+  if (opts.chat && !opts.prompt) throw new UsageError('--chat needs --prompt TEXT (the user message), or the message piped on standard input');
   const seed = opts.seed ?? randomInt(0, 0x1_0000_0000);
   const genOptions: GenerateOptions = {
-    maxTokens: opts.maxTokens,
+    ...(opts.maxTokens !== undefined ? { maxTokens: opts.maxTokens } : {}),
     temperature: opts.temperature,
     seed,
     ...(opts.topK !== undefined ? { topK: opts.topK } : {}),
@@ -125,6 +156,13 @@ export async function runCommand(opts: RunOptions, io: CliIO): Promise<number> {
       throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
     }
     const prompt = opts.prompt ?? '';
+    if (opts.chat && !model.tokenizer.chatTemplate) {
+      throw new BitexitError(
+        'E_NO_CHAT_TEMPLATE',
+        `${model.info.path}: --chat needs a model whose GGUF carries a chat template (tokenizer.chat_template, as instruct models on Hugging Face do); ` +
+          'this one has none, so run it without --chat to continue the prompt as plain text',
+      );
+    }
     const generation = opts.chat
       ? model.chat([{ role: 'user', content: prompt }], genOptions)
       : model.generate(prompt, genOptions);

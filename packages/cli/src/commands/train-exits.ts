@@ -15,7 +15,8 @@ export interface TrainExitsCliOptions {
   maxTokens: number;
   seed: number;
   epochs?: number;
-  threshold: number;
+  /** Default 0.5. */
+  exitThreshold?: number;
   output?: string;
   backend: string;
   json?: boolean;
@@ -70,7 +71,7 @@ export async function trainExitsCommand(opts: TrainExitsCliOptions, io: CliIO): 
       layers,
       maxTokens: opts.maxTokens,
       seed: opts.seed,
-      threshold: opts.threshold,
+      threshold: opts.exitThreshold ?? 0.5,
       ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}),
       onProgress: (p) => bar.update(p),
       ...(io.signal ? { signal: io.signal } : {}),

@@ -9,7 +9,8 @@ import type { Backend, CompiledProgram, DeviceBuffer, DeviceWeight, Program, Run
 import type { HostTensor } from '@bitexit/format';
 import type { StreamDecoder, Tokenizer } from '@bitexit/tokenizer';
 import type { ModelConfig, ModelSource, TensorEntry } from '../model/types.js';
-import { loadModel } from './model.js';
+import type { LoadProgress } from '../api.js';
+import { DEFAULT_MAX_TOKENS, defaultMaxTokens, loadModel } from './model.js';
 import { ContextLengthExceededError, InvalidOptionError } from './errors.js';
 
 const ALPHABET = ' abcdefghijklmnopqrstuvwxyz.!'; // id = index + 3; 0 unk, 1 bos, 2 eos
@@ -174,6 +175,41 @@ describe('Model runtime (scripted backend)', () => {
     expect(r.stats.finishReason).toBe('context');
     expect(r.promptTokens.length + r.tokens.length).toBe(9); // 8 positions filled, the last sampled token has no slot
     await expect(model.generate('abcdefghij', { temperature: 0 }).result).rejects.toBeInstanceOf(ContextLengthExceededError);
+  });
+
+  it('by default stops at the context left after the prompt (finish "length", never "context")', async () => {
+    const model = await loadModel(fakeSource(), { backend: new ScriptedBackend(ids('abcdefghijklmnopqrstu')), contextLength: 8 });
+    const r = await model.generate('abc', { temperature: 0 }).result;
+    expect(r.stats.finishReason).toBe('length');
+    expect(r.tokens.length).toBe(8 - r.promptTokens.length);
+    expect(r.tokens.length).toBe(defaultMaxTokens(8, 4));
+    expect(defaultMaxTokens(4096, 10)).toBe(DEFAULT_MAX_TOKENS);
+  });
+
+  it('reports load progress once per tensor', async () => {
+    const events: LoadProgress[] = [];
+    const source = fakeSource();
+    await loadModel(source, { backend: new ScriptedBackend([]), onProgress: (p) => events.push({ ...p }) });
+    const uploads = events.filter((e) => e.phase === 'upload');
+    expect(uploads.map((e) => e.tensor).sort()).toEqual([...source.tensors.keys()].sort());
+    expect(uploads.at(-1)!.loadedBytes).toBe(source.weightBytes);
+    expect(events.map((e) => e.phase).filter((p) => p !== 'upload')).toEqual(['open', 'compile', 'ready']);
+  });
+
+  it('perplexity() answers in camelCase like the rest of the API', async () => {
+    const model = await loadModel(fakeSource(), { backend: new ScriptedBackend([]) });
+    const r = await model.perplexity('abcdefghijklmnop', { ctx: 8 });
+    expect(Object.keys(r).sort()).toEqual(['chunks', 'ctx', 'nll', 'ppl', 'tokensScored']);
+    expect(r.tokensScored).toBe(2 * 3); // 2 chunks of 8, positions 4..6 scored in each
+    expect(r.ppl).toBeCloseTo(config.vocabSize, 6); // all-zero logits: uniform
+  });
+
+  it('refuses a context longer than the model was trained on', async () => {
+    await expect(loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 17 })).rejects.toThrow(
+      /a context of 17 tokens is more than the 16 fake\.gguf was trained on/,
+    );
+    await expect(loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 17 })).rejects.toBeInstanceOf(InvalidOptionError);
+    expect((await loadModel(fakeSource(), { backend: new ScriptedBackend([]), contextLength: 16 })).info.contextLength).toBe(16);
   });
 
   it('honours an AbortSignal and breaking out of the loop', async () => {

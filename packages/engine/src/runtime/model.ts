@@ -27,12 +27,25 @@ import {
   type EarlyExitRuntime,
   type KvPolicy,
 } from './early-exit.js';
+import { ensureDefaultBackend } from './default-backend.js';
 import { compilePrograms, createBuffers, MAX_HISTORY, uploadModelWeights, type ModelBuffers, type ModelPrograms, type ModelWeights } from './programs.js';
 import { randomSeed, SeededRandom } from './random.js';
 import { StopStringFilter } from './stop.js';
 import { createYielder } from './yield.js';
 
 const now = () => performance.now();
+
+/** The most new tokens a generation makes when `maxTokens` is not given. */
+export const DEFAULT_MAX_TOKENS = 256;
+
+/**
+ * The default `maxTokens`: 256, but never more than the context left after
+ * the prompt, so a default generation ends with 'eos', 'stop' or 'length',
+ * never by running out of KV cache ('context', which the caller did not ask for).
+ */
+export function defaultMaxTokens(contextLength: number, promptTokens: number): number {
+  return Math.max(0, Math.min(DEFAULT_MAX_TOKENS, contextLength - promptTokens));
+}
 
 /** Loads a model file (GGUF, llama2.c, Hugging Face directory) onto a backend. */
 export async function loadModel(pathOrSource: string | ModelSource, options: LoadModelOptions = {}): Promise<Model> {
@@ -45,6 +58,7 @@ export async function loadModel(pathOrSource: string | ModelSource, options: Loa
     if (typeof options.backend === 'object') {
       backend = options.backend;
     } else {
+      await ensureDefaultBackend();
       const created = await createBackend(options.backend ?? 'auto');
       backend = created.backend;
       skipped = created.skipped;
@@ -118,6 +132,12 @@ export class Model {
     if (!Number.isInteger(contextLength) || contextLength < 1) {
       throw new InvalidOptionError(`contextLength must be a positive integer, got ${options.contextLength}`);
     }
+    // Positions past the trained context give garbage; bitexit has no RoPE scaling that would extend it.
+    if (contextLength > c.contextLength) {
+      throw new InvalidOptionError(
+        `a context of ${contextLength} tokens is more than the ${c.contextLength} ${source.path} was trained on (contexts cannot be extended): use ${c.contextLength} or less`,
+      );
+    }
     const rows = Math.min(options.prefillChunk ?? 128, contextLength);
     if (!Number.isInteger(rows) || rows < 1) throw new InvalidOptionError(`prefillChunk must be a positive integer`);
 
@@ -125,8 +145,8 @@ export class Model {
     const totalBytes = source.weightBytes;
     let loadedBytes = 0;
     progress?.({ phase: 'open', loadedBytes, totalBytes });
-    const { weights, uploaded } = await uploadModelWeights(source, backend, (entry, done) => {
-      if (done) loadedBytes += entry.byteLength;
+    const { weights, uploaded } = await uploadModelWeights(source, backend, (entry) => {
+      loadedBytes += entry.byteLength;
       progress?.({ phase: 'upload', loadedBytes, totalBytes, tensor: entry.name });
     });
     try {
@@ -259,7 +279,7 @@ export class Model {
         options.onProgress?.(c + 1, chunks);
       }
       const mean = nll / count;
-      return { ppl: Math.exp(mean), nll: mean, tokens_scored: count, chunks, ctx };
+      return { ppl: Math.exp(mean), nll: mean, tokensScored: count, chunks, ctx };
     });
   }
 
@@ -403,8 +423,9 @@ export class Model {
   ): AsyncGenerator<GenerationChunk, GenerationResult> {
     const t0 = now();
     const sampling = resolveSampling(options);
-    const maxTokens = options.maxTokens ?? 256;
-    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidOptionError(`maxTokens must be a non-negative integer, got ${maxTokens}`);
+    if (options.maxTokens !== undefined && (!Number.isInteger(options.maxTokens) || options.maxTokens < 0)) {
+      throw new InvalidOptionError(`maxTokens must be a non-negative integer, got ${options.maxTokens}`);
+    }
 
     let promptIds: number[];
     if (typeof prompt === 'string') {
@@ -421,6 +442,7 @@ export class Model {
     this.checkIds(promptIds);
     const ctx = this.info.contextLength;
     if (promptIds.length >= ctx) throw new ContextLengthExceededError(promptIds.length + 1, ctx);
+    const maxTokens = options.maxTokens ?? defaultMaxTokens(ctx, promptIds.length);
 
     // Hold the model for the whole generation.
     if (this.disposed) throw new BitexitError('E_DISPOSED', 'the model has been disposed');

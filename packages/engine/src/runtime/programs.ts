@@ -34,17 +34,17 @@ export interface ModelWeights {
 export async function uploadModelWeights(
   source: ModelSource,
   backend: Backend,
-  onTensor?: (entry: TensorEntry, done: boolean) => void,
+  /** Called once per tensor, after it is uploaded. */
+  onTensor?: (entry: TensorEntry) => void,
 ): Promise<{ weights: ModelWeights; uploaded: DeviceWeight[] }> {
   const c = source.config;
   const uploaded: DeviceWeight[] = [];
   const get = async (name: string): Promise<DeviceWeight> => {
     const entry = source.tensors.get(name);
     if (!entry) throw new BitexitError('E_MODEL_FORMAT', `${source.path}: missing tensor '${name}'`);
-    onTensor?.(entry, false);
     const w = await backend.uploadWeight(await entry.load());
     uploaded.push(w);
-    onTensor?.(entry, true);
+    onTensor?.(entry);
     return w;
   };
   const opt = async (name: string) => (source.tensors.has(name) ? get(name) : undefined);

@@ -79,7 +79,8 @@ export async function openDrafter(
   }
   if (ref.startsWith('model:')) {
     const path = ref.slice(6);
-    const draft: Model = await loadModel(path, { backend, contextLength: MAX_CHUNK });
+    const draftSource = await openModel(path);
+    const draft: Model = await loadModel(draftSource, { backend, contextLength: chunkFor(draftSource) });
     if (draft.info.config.vocabSize !== source.config.vocabSize) {
       await draft.dispose();
       throw new SpeceeOptionError(`draft model ${path} has a vocabulary of ${draft.info.config.vocabSize}, the target ${source.config.vocabSize}`);
