@@ -1,6 +1,8 @@
 export * from './api.js';
 export * from './model/index.js';
 export { loadModel, Model } from './runtime/model.js';
+export { ChatSession, type ChatSessionOptions } from './runtime/chat-session.js';
+export { chatPromptIds } from './runtime/chat-template.js';
 export { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './runtime/errors.js';
 export { ropeInvFreq } from './runtime/rope.js';
 export * from './runtime/programs.js';
