@@ -6,11 +6,16 @@ export interface OutputStream {
   columns?: number;
 }
 
+/** Standard input: a byte stream that may be an interactive terminal (`bitexit chat` reads it). */
+export type InputStream = NodeJS.ReadableStream & { isTTY?: boolean };
+
 export interface CliIO {
   stdout: OutputStream;
   stderr: OutputStream;
   /** Environment variables (defaults to process.env). */
   env?: Record<string, string | undefined>;
+  /** Defaults to process.stdin. */
+  stdin?: InputStream;
   /** Aborts a running generation or evaluation (bin.ts wires it to SIGINT). */
   signal?: AbortSignal;
 }
