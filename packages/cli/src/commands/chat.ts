@@ -144,6 +144,7 @@ function writableOf(out: OutputStream): Writable & { columns?: number } {
  * answer; a second Ctrl-C (before another message is sent) exits, as does Ctrl-D or /exit.
  */
 async function repl(session: ChatSession, genOptions: GenerateOptions, stdin: InputStream, io: CliIO): Promise<number> {
+  if (io.signal?.aborted) return EXIT_INTERRUPTED; // Ctrl-C while the model was loading
   const rl: Interface = createInterface({ input: stdin, output: writableOf(io.stdout), terminal: true, historySize: 200 });
   rl.setPrompt('> ');
   const lines: string[] = [];
@@ -179,7 +180,11 @@ async function repl(session: ChatSession, genOptions: GenerateOptions, stdin: In
     }
     interruptArmed = true;
     io.stdout.write('\n(press Ctrl-C again or Ctrl-D to exit)\n');
-    rl.line && rl.write(null, { ctrl: true, name: 'u' }); // clear a half-typed line
+    if (rl.line) {
+      // Clear a half-typed line: cursor to its end, then delete back to its start.
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+    }
     rl.prompt();
   });
   io.signal?.addEventListener('abort', () => rl.close(), { once: true });
