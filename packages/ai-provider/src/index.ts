@@ -3,6 +3,7 @@ import { BitexitLanguageModel, type BitexitModelSettings } from './language-mode
 
 export { BitexitLanguageModel, PROVIDER_NAME, finishReason, type BitexitCallOptions, type BitexitModelSettings } from './language-model.js';
 export { toChatMessages } from './prompt.js';
+export { createBitexit, type BitexitProvider } from './provider.js';
 
 /**
  * An AI SDK language model running `model` (a loaded bitexit Model, or a function that loads

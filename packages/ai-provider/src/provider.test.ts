@@ -1,13 +1,13 @@
 // The provider through the real AI SDK (`ai` 7: generateText, streamText) on the embedded demo
 // model (CPU backend) with an explicit plain-text chat template (the model carries none).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateText, streamText, type ModelMessage } from 'ai';
-import { UnsupportedFunctionalityError } from '@ai-sdk/provider';
+import { createProviderRegistry, generateText, streamText, type ModelMessage } from 'ai';
+import { NoSuchModelError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import { z } from 'zod';
 import { demoModelPath } from '@bitexit/model-demo';
 import { createCpuBackend } from '@bitexit/backend-cpu';
 import { loadModel, NoChatTemplateError, type Model } from '@bitexit/engine';
-import { bitexit, type BitexitLanguageModel } from './index.js';
+import { bitexit, createBitexit, type BitexitLanguageModel } from './index.js';
 import { bitexitFromFile } from './node.js';
 
 const TEMPLATE =
@@ -153,6 +153,23 @@ describe('AI SDK provider on the demo model (CPU backend)', () => {
     const r = await generateText({ model: lm, prompt: 'Hi', temperature: 0, maxOutputTokens: 2 });
     expect(r.usage.outputTokens).toBe(2);
     expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it('createBitexit: a ProviderV4 over named models, usable in a provider registry', async () => {
+    const provider = createBitexit({ demo: { model, settings: { chatTemplate: TEMPLATE } } });
+    expect(provider('demo')).toBe(provider.languageModel('demo'));
+    expect(provider('demo').modelId).toBe('demo');
+    const registry = createProviderRegistry({ local: provider });
+    const r = await generateText({ model: registry.languageModel('local:demo'), prompt: PROMPT, temperature: 0, maxOutputTokens: 4 });
+    expect(r.usage.outputTokens).toBe(4);
+    expect(() => provider('nope')).toThrow(/no bitexit model named 'nope' \(known: demo\)/);
+    expect(() => provider.embeddingModel('demo')).toThrow(/language models only/);
+    try {
+      provider.imageModel('demo');
+      expect.unreachable();
+    } catch (e) {
+      expect(NoSuchModelError.isInstance(e)).toBe(true);
+    }
   });
 
   it('a model without a chat template needs the chatTemplate setting', async () => {
