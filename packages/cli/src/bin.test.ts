@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -76,6 +77,24 @@ describe.skipIf(!built)('the built `bitexit` binary (dist/bin.js)', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.startsWith(GOLDEN0!.prompt + ', there was')).toBe(true);
     expect(r.stderr).toMatch(new RegExp(`${GOLDEN0!.prompt_ids.length} prompt tokens`));
+  });
+
+  it.skipIf(!GGUF)('node dist/bin.js chat answers the message piped to stdin and exits 0', () => {
+    const template = "{{ bos_token }}{% for m in messages %}{{ m.content }}\n{% endfor %}";
+    const dir = mkdtempSync(join(tmpdir(), 'bitexit-bin-chat-'));
+    try {
+      writeFileSync(join(dir, 'chat.jinja'), template);
+      const r = spawnSync(process.execPath, [bin, 'chat', '--model', GGUF!, '--chat-template', join(dir, 'chat.jinja'), '-t', '0', '-n', '12'], {
+        encoding: 'utf8',
+        input: 'Once upon a time\n',
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim().length).toBeGreaterThan(5);
+      expect(r.stdout.endsWith('\n')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a bad flag exits 2 with one line', () => {

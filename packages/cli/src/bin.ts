@@ -13,9 +13,10 @@ const argv = process.argv.slice(2);
 const controller = new AbortController();
 // `run` pulls tokens one by one and gives the event loop a turn between them, so
 // the first Ctrl-C stops the generation and still prints the text and stats; a
-// second one leaves at once (`serve` closes its connections and exits). Other commands keep Node's default (exit at once):
+// second one leaves at once (`serve` closes its connections and exits; `chat` with piped stdin too,
+// its REPL reads Ctrl-C from the terminal itself). Other commands keep Node's default (exit at once):
 // their work does not return to the event loop until it is done.
-if (argv[0] === 'run' || argv[0] === 'serve') {
+if (argv[0] === 'run' || argv[0] === 'serve' || argv[0] === 'chat') {
   let interrupted = false;
   process.on('SIGINT', () => {
     if (interrupted) process.exit(130);

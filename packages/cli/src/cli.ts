@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { isBitexitError } from '@bitexit/format';
+import { chatCommand, type ChatCliOptions } from './commands/chat.js';
 import { doctorCommand } from './commands/doctor.js';
 import { evalExitsCommand, type EvalExitsCliOptions } from './commands/eval-exits.js';
 import { evalPplCommand, type EvalPplOptions } from './commands/eval-ppl.js';
@@ -125,6 +126,31 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .action((opts: ServeOptions) => setAction(() => serveCommand(opts, io)));
 
   program
+    .command('chat')
+    .description('chat with the model: a REPL in a terminal; with piped stdin, one answer to the message read from it')
+    .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
+    .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
+    .option('--system <text>', 'system prompt')
+    .option('--chat-template <file|name>', "Jinja chat template file or built-in name (chatml, llama2, plain) (default: the model's own)")
+    .option('-n, --max-tokens <n>', 'most tokens per answer', positiveInt, 256)
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
+    .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)
+    .option('--min-p <p>', 'drop tokens less likely than p x the most likely one', unitInterval)
+    .option('--repeat-penalty <r>', 'penalty for recently generated tokens (1 = off)', positiveFloat)
+    .option('-s, --seed <s>', 'random seed (default: random)', seed)
+    .option('--stop <text>', 'end an answer before this string (repeatable)', collect)
+    .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048)); older turns are dropped when it fills', positiveInt)
+    .option('--early-exit', 'decode with SpecEE early exit (predictors from --exits, MODEL.exits.gguf, or inside the model)')
+    .option('--exits <file>', 'exit predictors written by train-exits (with --early-exit)')
+    .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
+    .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate or mask').choices(['propagate', 'mask']))
+    .addOption(backendOption())
+    .option('--progress', 'show the load progress bar even when stderr is not a terminal')
+    .option('--no-progress', 'never show progress bars')
+    .action((opts: ChatCliOptions) => setAction(() => chatCommand(opts, io)));
+
+  program
     .command('inspect')
     .description('describe a model: architecture, hyperparameters, tensors, size, bits per weight, tokenizer')
     .argument('[model]', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (or -m PATH)')
@@ -241,7 +267,7 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
 }
 
 function defaultIO(): CliIO {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
 }
 
 /**

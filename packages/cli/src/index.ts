@@ -6,5 +6,6 @@ export { runCommand, runJson, type RunOptions, type RunJson, type RunJsonStats }
 export { inspectCommand, type InspectOptions } from './commands/inspect.js';
 export { doctorCommand, type DoctorJson } from './commands/doctor.js';
 export { evalPplCommand, pplJson, type EvalPplOptions } from './commands/eval-ppl.js';
+export { chatCommand, type ChatCliOptions } from './commands/chat.js';
 export { setupBackends, diagnoseBackends, OPTIONAL_BACKENDS, type DoctorEntry } from './backends.js';
 export { DEMO_MODEL_PACKAGE, NO_DEFAULT_MODEL_MESSAGE, defaultModelPath, hasDefaultModel } from './model.js';

@@ -6,13 +6,14 @@ export interface OutputStream {
   columns?: number;
 }
 
-/** Standard input: read for the prompt by `run` (`-p -`, or no --prompt when it is not a terminal). */
-export interface InputStream extends AsyncIterable<string | Uint8Array> {
-  isTTY?: boolean;
-}
+/** Standard input: read for the prompt by `run` (`-p -`, or no --prompt when it is not a terminal) and by `bitexit chat` (a byte stream that may be an interactive terminal). */
+export type InputStream = NodeJS.ReadableStream & { isTTY?: boolean };
 
 export interface CliIO {
-  /** Absent: there is no standard input to read (in-process use). */
+  /**
+   * Standard input. Absent (in-process use): `run` reads no prompt from it;
+   * `chat`, which cannot work without one, uses process.stdin.
+   */
   stdin?: InputStream;
   stdout: OutputStream;
   stderr: OutputStream;
@@ -33,4 +34,13 @@ export class CapturedStream implements OutputStream {
   get text(): string {
     return this.chunks.join('');
   }
+}
+
+/** Reads all of standard input as UTF-8, without the one line break `echo` adds. */
+export async function readInputText(stdin: InputStream): Promise<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  let text = '';
+  for await (const chunk of stdin) text += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+  text += decoder.decode();
+  return text.replace(/\r?\n$/, '');
 }

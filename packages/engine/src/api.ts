@@ -53,6 +53,11 @@ export interface ChatMessage {
   content: string;
 }
 
+export interface ChatOptions extends GenerateOptions {
+  /** Jinja chat template to use instead of the model's own (required when the model carries none). */
+  chatTemplate?: string;
+}
+
 export interface GenerationChunk {
   /** The generated token id. */
   token: number;
@@ -65,6 +70,11 @@ export type FinishReason = 'eos' | 'stop' | 'length' | 'abort' | 'context';
 
 export interface GenerationStats {
   promptTokens: number;
+  /**
+   * Prompt tokens whose K/V were already in the cache from the previous call (prefix reuse): only
+   * `promptTokens - cachedPromptTokens` tokens were prefilled.
+   */
+  cachedPromptTokens: number;
   generatedTokens: number;
   /** Milliseconds from the call to the first generated token. */
   timeToFirstTokenMs: number;

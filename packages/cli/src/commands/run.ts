@@ -3,7 +3,7 @@ import type { GenerateOptions, GenerationResult, KvPolicy } from '@bitexit/engin
 import { BitexitError } from '@bitexit/format';
 import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
-import type { CliIO, InputStream } from '../io.js';
+import { readInputText, type CliIO, type InputStream } from '../io.js';
 import { loadForCli } from '../model.js';
 import { progressEnabled } from '../progress.js';
 
@@ -93,15 +93,6 @@ export function runJson(result: GenerationResult, loadMs: number, seed: number, 
   };
 }
 
-/** Reads all of standard input as UTF-8, without the one line break `echo` adds. */
-export async function readPromptFromStdin(stdin: InputStream): Promise<string> {
-  const decoder = new TextDecoder('utf-8', { fatal: false });
-  let text = '';
-  for await (const chunk of stdin) text += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-  text += decoder.decode();
-  return text.replace(/\r?\n$/, '');
-}
-
 /**
  * The prompt: --prompt TEXT; `--prompt -` reads standard input; no --prompt
  * reads standard input when it is piped (not a terminal), else the prompt is
@@ -110,10 +101,10 @@ export async function readPromptFromStdin(stdin: InputStream): Promise<string> {
 export async function resolvePrompt(prompt: string | undefined, stdin: InputStream | undefined): Promise<string | undefined> {
   if (prompt === '-') {
     if (!stdin) throw new UsageError('--prompt - reads the prompt from standard input, but there is none');
-    return readPromptFromStdin(stdin);
+    return readInputText(stdin);
   }
   if (prompt !== undefined) return prompt;
-  if (stdin && stdin.isTTY !== true) return readPromptFromStdin(stdin);
+  if (stdin && stdin.isTTY !== true) return readInputText(stdin);
   return undefined;
 }
 

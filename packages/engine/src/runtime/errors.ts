@@ -27,6 +27,6 @@ export class InvalidOptionError extends BitexitError {
 /** The model has no chat template but chat was requested. */
 export class NoChatTemplateError extends BitexitError {
   constructor(path: string) {
-    super('E_NO_CHAT_TEMPLATE', `${path}: the model has no chat template; use plain generation instead`);
+    super('E_NO_CHAT_TEMPLATE', `${path}: the model has no chat template; pass one (Jinja source) with the chatTemplate option, or use plain generation`);
   }
 }

@@ -1,9 +1,9 @@
 import { createBackend, type Backend, type DeviceBuffer, type DeviceWeight } from '@bitexit/backend';
 import { BitexitError } from '@bitexit/format';
 import type { StreamDecoder, Tokenizer } from '@bitexit/tokenizer';
-import { renderChatTemplate } from '@bitexit/tokenizer';
 import type {
   ChatMessage,
+  ChatOptions,
   EarlyExitStats,
   FinishReason,
   GenerateOptions,
@@ -18,6 +18,7 @@ import type {
 import { openModel } from '../model/index.js';
 import type { ModelConfig, ModelSource } from '../model/types.js';
 import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './errors.js';
+import { chatPromptIds } from './chat-template.js';
 import { GenerationStream } from './generation.js';
 import {
   createEarlyExitRuntime,
@@ -177,18 +178,12 @@ export class Model {
     return new GenerationStream(gen, () => partial ?? emptyResult(this.info.backend));
   }
 
-  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    const tok = this.tokenizer;
-    if (!tok.chatTemplate) throw new NoChatTemplateError(this.source.path);
-    const special = tok.specialTokens;
-    const text = renderChatTemplate(tok.chatTemplate, messages.map((m) => ({ role: m.role, content: m.content })), {
-      bos_token: special.bos_token ?? '',
-      eos_token: special.eos_token ?? '',
-      add_generation_prompt: true,
-    });
-    const bos = special.bos_token;
-    const ids = tok.encode(text, { addBos: !(bos && text.startsWith(bos)), parseSpecial: true });
-    return this.generate(ids, options);
+  /** Renders `messages` with the model's chat template (or `options.chatTemplate`) and generates the assistant's answer. */
+  chat(messages: ChatMessage[], options: ChatOptions = {}): Generation {
+    const { chatTemplate, ...generateOptions } = options;
+    const template = chatTemplate ?? this.tokenizer.chatTemplate;
+    if (!template) throw new NoChatTemplateError(this.source.path);
+    return this.generate(chatPromptIds(this.tokenizer, template, messages), generateOptions);
   }
 
   /** Teacher-forced logits after each prefix of `ids` (position p = logits after ids[0..p]). */
@@ -458,6 +453,7 @@ export class Model {
     let prefillMs = 0;
     let decodeMs = 0;
     let prefillCount = 0;
+    let cachedCount = 0;
     // Early exit, when enabled and not turned off for this call.
     const exitRt = options.earlyExit === false ? null : this.exitRuntime;
     const L = this.config.nLayers;
@@ -479,6 +475,7 @@ export class Model {
       tokens: [...tokens],
       stats: {
         promptTokens: promptIds.length,
+        cachedPromptTokens: cachedCount,
         generatedTokens: tokens.length,
         timeToFirstTokenMs: ttft,
         prefillTokensPerSecond: prefillMs > 0 ? (prefillCount * 1000) / prefillMs : 0,
@@ -510,6 +507,7 @@ export class Model {
 
       // Prefill, reusing the longest cached prefix.
       const common = this.reusePrefix(promptIds);
+      cachedCount = common;
       const tp = now();
       let token = -1;
       for (let start = common; start < promptIds.length; start += this.buffers.rows) {
@@ -676,6 +674,7 @@ function emptyResult(backend: string): GenerationResult {
     tokens: [],
     stats: {
       promptTokens: 0,
+      cachedPromptTokens: 0,
       generatedTokens: 0,
       timeToFirstTokenMs: 0,
       prefillTokensPerSecond: 0,
