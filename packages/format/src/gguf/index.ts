@@ -1,3 +1,5 @@
 export * from './types.js';
 export * from './reader.js';
 export * from './writer.js';
+export * from './quants.js';
+export * from './dequantize.js';
