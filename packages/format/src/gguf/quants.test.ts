@@ -42,7 +42,7 @@ describe('ggml block decoders against llama.cpp (test-vectors/ggml)', () => {
     const blocks = q.byteLength / info.typeSize;
     expect(blocks).toBe(QUANT_ROWS + 2);
     expect(want.length).toBe(blocks * info.blockSize);
-    expect(new Set(want).size, 'the reference output is not degenerate').toBeGreaterThan(info.blockSize === 32 ? 16 : 64);
+    expect(new Set(want).size, 'the reference output is not degenerate').toBeGreaterThan(4); // ternary types have few levels
     const got = dequantizeGgml(info.id, q, want.length, 'vectors', name);
     const a = bits(got);
     const b = bits(want);
