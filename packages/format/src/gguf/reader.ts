@@ -1,6 +1,6 @@
 import type { ByteSource } from '../byte-source.js';
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.js';
-import { dequantizeGgml, ggmlDecodable } from './dequantize.js';
+import { dequantizeGgml, ggmlDecodable, ggmlTypeAdvice } from './dequantize.js';
 import { decodeToF32 } from '../numeric.js';
 import { RangeReader } from '../internal/range-reader.js';
 import type { HostTensor, WeightDType } from '../tensor.js';
@@ -496,20 +496,20 @@ class GgufFileImpl implements GgufFile {
 
   async readTensorBytes(info: GgufTensorInfo | string): Promise<Uint8Array> {
     const t = this.resolve(info);
-    if (t.byteLength === null) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName);
+    if (t.byteLength === null) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName, ggmlTypeAdvice(t.typeName));
     return this.source.read(t.offset, t.byteLength);
   }
 
   async readTensorF32(info: GgufTensorInfo | string): Promise<Float32Array> {
     const t = this.resolve(info);
     if (t.dtype) return decodeToF32(await this.readTensor(t));
-    if (!t.decodable) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName);
+    if (!t.decodable) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName, ggmlTypeAdvice(t.typeName));
     return dequantizeGgml(t.ggmlType, await this.readTensorBytes(t), t.nElements, this.source.name, t.name);
   }
 
   async readTensor(info: GgufTensorInfo | string): Promise<HostTensor> {
     const t = this.resolve(info);
-    if (!t.dtype || t.byteLength === null) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName);
+    if (!t.dtype || t.byteLength === null) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName, ggmlTypeAdvice(t.typeName));
     const data = await this.source.read(t.offset, t.byteLength);
     if (t.dtype === 'bx') parseBx(data, `${this.source.name}: tensor '${t.name}'`);
     return { name: t.name, dtype: t.dtype, shape: t.shape.slice(), data };
