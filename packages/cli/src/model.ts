@@ -69,7 +69,8 @@ export interface LoadOptions {
 /** The one stderr line saying what loading converted (never silent). */
 export function conversionNotice(path: string, c: LoadConversion): string {
   return (
-    `bitexit: converted ${c.tensors} tensors stored as ${c.from.join(', ')} to ${c.to} at load ` +
+    `bitexit: converted ${c.tensors} tensors stored as ${c.from.join(', ')} to ${c.to} at load, ` +
+    (c.rounded.length ? `${c.rounded.join(', ')} rounded to its grid ` : 'exactly ') +
     `(${formatBytes(c.fileBytes)} in the file, ${formatBytes(c.loadedBytes)} in memory); ` +
     `to load without converting, quantize it once: bitexit quantize ${path} -o out.gguf`
   );

@@ -84,7 +84,7 @@ export function formatInspect(d: InspectJson): string {
   for (const x of d.tensors) {
     const src = x.sourceName !== x.name ? `  <- ${x.sourceName}` : '';
     const load = x.loadsAs === undefined ? '' : x.loadsAs === null ? '  (cannot be decoded)' : `  -> ${x.loadsAs} at load`;
-    out.push(`  ${x.name.padEnd(w)}  ${x.dtype.padEnd(wt)} ${shape(x).padEnd(ws)}  ${formatBytes(x.bytes).padStart(10)}${src}${load}`);
+    out.push(`  ${x.name.padEnd(w)}  ${x.dtype.padEnd(wt)} ${shape(x).padEnd(ws)}  ${(x.bytes === null ? 'size unknown' : formatBytes(x.bytes)).padStart(10)}${src}${load}`);
   }
   return out.join('\n') + '\n';
 }

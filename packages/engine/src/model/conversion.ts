@@ -1,12 +1,14 @@
-import { UnsupportedTensorTypeError, encodeF32, encodeQ8_0, ggmlTypeAdvice, weightByteLength, type HostTensor, type WeightDType } from '@bitexit/format';
+import { UnsupportedTensorTypeError, encodeF32, ggmlToQ8_0IsExact, ggmlTypeAdvice, weightByteLength, type HostTensor, type WeightDType } from '@bitexit/format';
 import type { ModelSource, TensorEntry } from './types.js';
 
 /**
  * The one conversion the engine makes at load: tensors stored in a type that
  * backends do not run but bitexit decodes (GGUF Q4_0 ... Q6_K, IQ4_NL, ...)
- * become Q8_0 matrices (8.5 bits per weight: close to lossless for 2-6-bit
- * sources, and run by every backend) and f32 vectors. It is declared here once
- * and reported by `loadModel` (`ModelInfo.conversion`), never silent.
+ * become Q8_0 matrices and f32 vectors. Q8_0 (8.5 bits per weight, run by
+ * every backend) takes half the memory of f16; Q4_0, Q5_0, IQ4_NL and TQ*
+ * blocks become Q8_0 exactly, the others are rounded to Q8_0's grid
+ * (`ggmlToQ8_0`). Declared here once and reported by `loadModel`
+ * (`ModelInfo.conversion`), never silent.
  */
 export const LOAD_CONVERSION = { matrix: 'q8_0', vector: 'f32' } as const satisfies Record<string, WeightDType>;
 
@@ -16,12 +18,6 @@ export function loadConversionDType(shape: readonly number[]): WeightDType {
   return shape.length >= 2 && shape[shape.length - 1] % 32 === 0 ? LOAD_CONVERSION.matrix : LOAD_CONVERSION.vector;
 }
 
-/** Encodes exact f32 values of a foreign tensor as its load type. */
-export function encodeForLoad(name: string, shape: readonly number[], values: Float32Array): HostTensor {
-  const dtype = loadConversionDType(shape);
-  const data = dtype === 'q8_0' ? encodeQ8_0(values, shape) : encodeF32(values);
-  return { name, dtype, shape: [...shape], data };
-}
 
 /** What `loadModel` converts: declared in `ModelInfo.conversion` and printed once by the CLI. */
 export interface LoadConversion {
@@ -31,6 +27,8 @@ export interface LoadConversion {
   from: string[];
   /** What matrices become ('q8_0'; vectors become f32). */
   to: WeightDType;
+  /** Stored types whose values were rounded to Q8_0's grid (the others convert exactly). */
+  rounded: string[];
   /** Their bytes in the file. */
   fileBytes: number;
   /** Their bytes once converted (what the backend holds). */
@@ -47,9 +45,11 @@ export function planLoadConversion(source: ModelSource): LoadConversion | null {
   for (const t of source.tensors.values()) {
     if (!t.stored) continue;
     if (!t.stored.decodable) throw new UnsupportedTensorTypeError(source.path, t.sourceName, t.stored.type, ggmlTypeAdvice(t.stored.type));
-    plan ??= { tensors: 0, from: [], to: LOAD_CONVERSION.matrix, fileBytes: 0, loadedBytes: 0 };
+    plan ??= { tensors: 0, from: [], to: LOAD_CONVERSION.matrix, rounded: [], fileBytes: 0, loadedBytes: 0 };
     plan.tensors++;
     if (!plan.from.includes(t.stored.type)) plan.from.push(t.stored.type);
+    const exact = t.dtype !== 'q8_0' || ggmlToQ8_0IsExact(t.stored.type);
+    if (!exact && !plan.rounded.includes(t.stored.type)) plan.rounded.push(t.stored.type);
     plan.fileBytes += t.byteLength;
     plan.loadedBytes += weightByteLength(t.dtype, t.shape);
   }

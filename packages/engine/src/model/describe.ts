@@ -13,7 +13,8 @@ export interface TensorDescription {
   /** For types backends do not run: what the tensor becomes at load ('q8_0', 'f32'), or null when bitexit cannot decode it. */
   loadsAs?: WeightDType | null;
   shape: number[];
-  bytes: number;
+  /** Bytes in the file; null when the type id is unknown to this build (size not computable). */
+  bytes: number | null;
   parameters: number;
 }
 
@@ -57,7 +58,7 @@ export function describeModel(source: ModelSource): ModelDescription {
   for (const t of source.tensors.values()) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const dtype = t.stored ? t.stored.type.toLowerCase() : t.dtype;
-    const desc: TensorDescription = { name: t.name, sourceName: t.sourceName, dtype, shape: [...t.shape], bytes: t.byteLength, parameters: n };
+    const desc: TensorDescription = { name: t.name, sourceName: t.sourceName, dtype, shape: [...t.shape], bytes: t.stored?.unknownSize ? null : t.byteLength, parameters: n };
     if (t.stored) {
       desc.loadsAs = t.stored.decodable ? t.dtype : null;
       conversion ??= { from: [], to: LOAD_CONVERSION.matrix, tensors: 0, loadedBytes: 0, undecodable: [] };

@@ -3,6 +3,8 @@ import {
   UnsupportedArchitectureError,
   UnsupportedTensorTypeError,
   decodeToF32,
+  encodeF32,
+  ggmlToQ8_0,
   ggmlTypeAdvice,
   readGguf,
 } from '@bitexit/format';
@@ -10,7 +12,7 @@ import type { ByteSource, GgufFile, GgufMetadataValue } from '@bitexit/format';
 import { tokenizerFromGguf } from '@bitexit/tokenizer';
 import type { Architecture, ModelConfig, ModelSource, RopeScaling, TensorEntry } from './types.js';
 import { expectedTensors, validateConfig, validateTensors } from './validate.js';
-import { encodeForLoad, loadConversionDType } from './conversion.js';
+import { loadConversionDType } from './conversion.js';
 
 /** GGUF `general.architecture` values bitexit runs ('llama' also covers Mistral GGUFs). */
 export const GGUF_ARCHITECTURES: readonly string[] = ['llama', 'qwen2'];
@@ -208,10 +210,12 @@ export async function openGgufModel(source: ByteSource, options: { path?: string
         dtype: loadConversionDType(info.shape),
         shape: [...info.shape],
         byteLength: info.byteLength ?? 0,
-        stored: { type: info.typeName, decodable: info.decodable },
+        stored: { type: info.typeName, decodable: info.decodable, ...(info.byteLength === null ? { unknownSize: true as const } : {}) },
         load: async () => {
           if (!info.decodable) throw new UnsupportedTensorTypeError(file, info.name, info.typeName, ggmlTypeAdvice(info.typeName));
-          return encodeForLoad(info.name, info.shape, await loadF32());
+          const shape = [...info.shape];
+          if (loadConversionDType(shape) === 'f32') return { name: info.name, dtype: 'f32', shape, data: encodeF32(await loadF32()) };
+          return { name: info.name, dtype: 'q8_0', shape, data: ggmlToQ8_0(info.ggmlType, await g.readTensorBytes(info), shape, file, info.name).data };
         },
         ...(info.decodable ? { loadF32 } : {}),
       });

@@ -57,7 +57,7 @@ export interface TensorEntry {
    * (LOAD_CONVERSION, declared once) and `loadF32()` gives their exact values;
    * for the others `load()` throws UnsupportedTensorTypeError.
    */
-  stored?: { type: string; decodable: boolean };
+  stored?: { type: string; decodable: boolean; /** The type id is unknown to this build: its size cannot be computed (byteLength 0). */ unknownSize?: true };
   load(): Promise<HostTensor>;
   /** Exact f32 values of a `stored` tensor (no conversion loss), for quantizers and converters. */
   loadF32?(): Promise<Float32Array>;

@@ -1,6 +1,6 @@
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.js';
-import { decodeToF32 } from '../numeric.js';
-import { GGML_TYPES, ggmlTypeInfo, ggmlTypeName, type GgmlTypeInfo } from './types.js';
+import { decodeToF32, encodeQ8_0 } from '../numeric.js';
+import { GGML_TYPES, ggmlTypeByName, ggmlTypeInfo, ggmlTypeName, type GgmlTypeInfo } from './types.js';
 
 /** ggml type names whose tensors bitexit's backends run as stored (F32, F16, BF16, Q8_0). */
 export const GGML_RUNNABLE_TYPE_NAMES: readonly string[] = GGML_TYPES.filter((t) => t.dtype !== null).map((t) => t.name);
@@ -50,4 +50,42 @@ export function dequantizeGgml(typeId: number, bytes: Uint8Array, nElements: num
   const out = new Float32Array(nElements);
   info.decode!(bytes, out, blocks);
   return out;
+}
+
+/** Whether `ggmlToQ8_0` keeps this type's values exactly (its blocks are one f16 scale times small integers). */
+export function ggmlToQ8_0IsExact(typeName: string): boolean {
+  return ggmlTypeByName(typeName)?.singleScaleAt !== undefined;
+}
+
+/**
+ * Re-encodes the stored bytes of a ggml tensor (rows of `rowLength` values) as
+ * Q8_0. Block types whose values are one f16 scale times small integers
+ * (Q4_0, Q5_0, IQ4_NL, TQ1_0, TQ2_0: `singleScaleAt`) keep that scale and
+ * their integers, so the result decodes to exactly the same values
+ * (`exact: true`); every other type is decoded exactly and rounded to Q8_0's
+ * grid as ggml's quantize_row_q8_0_ref would (at most half a Q8_0 step, amax/254
+ * per 32 values, from the decoded value).
+ */
+export function ggmlToQ8_0(typeId: number, bytes: Uint8Array, shape: readonly number[], file: string, tensor: string): { data: Uint8Array; exact: boolean } {
+  const nElements = shape.reduce((a, b) => a * b, 1);
+  const info = ggmlTypeInfo(typeId);
+  if (!info || info.singleScaleAt === undefined || !info.decode) {
+    return { data: encodeQ8_0(dequantizeGgml(typeId, bytes, nElements, file, tensor), shape), exact: typeId === 8 };
+  }
+  // Decoding each block with its scale replaced by 1.0 (f16 0x3c00) yields its integers exactly.
+  const unit = Uint8Array.from(bytes);
+  const blocks = nElements / info.blockSize;
+  for (let b = 0; b < blocks; b++) {
+    unit[b * info.typeSize + info.singleScaleAt] = 0x00;
+    unit[b * info.typeSize + info.singleScaleAt + 1] = 0x3c;
+  }
+  const ints = dequantizeGgml(typeId, unit, nElements, file, tensor);
+  const out = new Uint8Array((nElements / 32) * 34);
+  for (let k = 0; k < nElements / 32; k++) {
+    const src = Math.floor((k * 32) / info.blockSize) * info.typeSize + info.singleScaleAt;
+    out[k * 34] = bytes[src]!;
+    out[k * 34 + 1] = bytes[src + 1]!;
+    for (let j = 0; j < 32; j++) out[k * 34 + 2 + j] = ints[k * 32 + j]! & 0xff;
+  }
+  return { data: out, exact: true };
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.js';
 import { encodeQ4_0, encodeQ8_0 } from '../numeric.js';
-import { GGML_DECODABLE_TYPE_NAMES, dequantizeGgml } from './dequantize.js';
+import { GGML_DECODABLE_TYPE_NAMES, dequantizeGgml, ggmlToQ8_0 } from './dequantize.js';
 import { GGML_TYPES, ggmlTypeByName } from './types.js';
 
 /*
@@ -49,6 +49,18 @@ describe('ggml block decoders against llama.cpp (test-vectors/ggml)', () => {
     let mismatches = 0;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) mismatches++;
     expect(mismatches, `first mismatch at ${a.findIndex((x, i) => x !== b[i])}`).toBe(0);
+  });
+
+  it.each(vectorTypes)('%s re-encodes to Q8_0 exactly (single-scale types) or as quantize_row_q8_0_ref of its values', (name) => {
+    const info = ggmlTypeByName(name)!;
+    const q = new Uint8Array(readFileSync(`${DIR}${name}.q.bin`));
+    const want = f32File(`${DIR}${name}.out.f32`);
+    const shape = [want.length / info.blockSize, info.blockSize];
+    const { data, exact } = ggmlToQ8_0(info.id, q, shape, 'vectors', name);
+    expect(exact).toBe(info.singleScaleAt !== undefined);
+    const back = dequantizeGgml(8, data, want.length, 'vectors', name);
+    if (exact) expect(bits(back)).toEqual(bits(want));
+    else expect(data).toEqual(encodeQ8_0(want, shape));
   });
 
   it('encodeQ4_0 and encodeQ8_0 produce the bytes of quantize_row_q4_0_ref / q8_0_ref', () => {

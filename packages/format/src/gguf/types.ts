@@ -132,6 +132,12 @@ export interface GgmlTypeInfo {
    * for the block types bitexit decodes but backends do not run (Q4_0, Q4_K, ...).
    */
   readonly decode?: BlockDecoder;
+  /**
+   * Byte offset of the block's only scale (f16) when every value is that scale
+   * times an integer of magnitude at most 127: such blocks re-encode to Q8_0
+   * exactly (`ggmlToQ8_0`).
+   */
+  readonly singleScaleAt?: number;
 }
 
 const QK_K = 256;
@@ -142,7 +148,7 @@ function t(
   blockSize: number,
   typeSize: number,
   dtype: WeightDType | null = null,
-  extra: { removed?: true; decode?: BlockDecoder } = {},
+  extra: { removed?: true; decode?: BlockDecoder; singleScaleAt?: number } = {},
 ): GgmlTypeInfo {
   return { id, name, blockSize, typeSize, dtype, ...extra };
 }
@@ -155,11 +161,11 @@ const removed = { removed: true } as const;
 export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   t(0, 'F32', 1, 4, 'f32'),
   t(1, 'F16', 1, 2, 'f16'),
-  t(2, 'Q4_0', 32, 2 + 16, null, { decode: q.dequantizeQ4_0 }),
+  t(2, 'Q4_0', 32, 2 + 16, null, { decode: q.dequantizeQ4_0, singleScaleAt: 0 }),
   t(3, 'Q4_1', 32, 2 + 2 + 16, null, { decode: q.dequantizeQ4_1 }),
-  t(6, 'Q5_0', 32, 2 + 4 + 16, null, { decode: q.dequantizeQ5_0 }),
+  t(6, 'Q5_0', 32, 2 + 4 + 16, null, { decode: q.dequantizeQ5_0, singleScaleAt: 0 }),
   t(7, 'Q5_1', 32, 2 + 2 + 4 + 16, null, { decode: q.dequantizeQ5_1 }),
-  t(8, 'Q8_0', 32, 2 + 32, 'q8_0', { decode: q.dequantizeQ8_0 }),
+  t(8, 'Q8_0', 32, 2 + 32, 'q8_0', { decode: q.dequantizeQ8_0, singleScaleAt: 0 }),
   t(9, 'Q8_1', 32, 4 + 32),
   t(10, 'Q2_K', QK_K, 2 * 2 + QK_K / 16 + QK_K / 4, null, { decode: q.dequantizeQ2_K }),
   t(11, 'Q3_K', QK_K, 2 + QK_K / 4 + QK_K / 8 + 12, null, { decode: q.dequantizeQ3_K }),
@@ -171,7 +177,7 @@ export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   t(17, 'IQ2_XS', QK_K, 2 + QK_K / 4 + QK_K / 32),
   t(18, 'IQ3_XXS', QK_K, 2 + QK_K / 4 + QK_K / 8),
   t(19, 'IQ1_S', QK_K, 2 + QK_K / 8 + QK_K / 16),
-  t(20, 'IQ4_NL', 32, 2 + 16, null, { decode: q.dequantizeIQ4_NL }),
+  t(20, 'IQ4_NL', 32, 2 + 16, null, { decode: q.dequantizeIQ4_NL, singleScaleAt: 0 }),
   t(21, 'IQ3_S', QK_K, 2 + QK_K / 4 + QK_K / 8 + QK_K / 32 + 4),
   t(22, 'IQ2_S', QK_K, 2 + QK_K / 4 + QK_K / 16),
   t(23, 'IQ4_XS', QK_K, 2 + 2 + QK_K / 2 + QK_K / 64, null, { decode: q.dequantizeIQ4_XS }),
@@ -185,8 +191,8 @@ export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   t(31, 'Q4_0_4_4', 32, 18, null, removed),
   t(32, 'Q4_0_4_8', 32, 18, null, removed),
   t(33, 'Q4_0_8_8', 32, 18, null, removed),
-  t(34, 'TQ1_0', QK_K, 2 + 4 * 13, null, { decode: q.dequantizeTQ1_0 }),
-  t(35, 'TQ2_0', QK_K, 2 + 64, null, { decode: q.dequantizeTQ2_0 }),
+  t(34, 'TQ1_0', QK_K, 2 + 4 * 13, null, { decode: q.dequantizeTQ1_0, singleScaleAt: 52 }),
+  t(35, 'TQ2_0', QK_K, 2 + 64, null, { decode: q.dequantizeTQ2_0, singleScaleAt: 64 }),
   t(36, 'IQ4_NL_4_4', 32, 18, null, removed),
   t(37, 'IQ4_NL_4_8', 32, 18, null, removed),
   t(38, 'IQ4_NL_8_8', 32, 18, null, removed),
