@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { FileAccessError } from '@bitexit/format';
-import { loadModel, type Model } from '@bitexit/engine';
+import { loadModel, type LoadConversion, type Model } from '@bitexit/engine';
 import { requireBackendInstalled, setupBackends } from './backends.js';
 import { UsageError } from './errors.js';
 import type { OutputStream } from './io.js';
-import { loadProgress } from './progress.js';
+import { formatBytes, loadProgress } from './progress.js';
 
 export const DEMO_MODEL_PACKAGE = '@bitexit/model-demo';
 export const NO_DEFAULT_MODEL_MESSAGE =
@@ -66,6 +66,16 @@ export interface LoadOptions {
   stderr: OutputStream;
 }
 
+/** The one stderr line saying what loading converted (never silent). */
+export function conversionNotice(path: string, c: LoadConversion): string {
+  return (
+    `bitexit: converted ${c.tensors} tensors stored as ${c.from.join(', ')} to ${c.to} at load, ` +
+    (c.rounded.length ? `${c.rounded.join(', ')} rounded to its grid ` : 'exactly ') +
+    `(${formatBytes(c.fileBytes)} in the file, ${formatBytes(c.loadedBytes)} in memory); ` +
+    `to load without converting, quantize it once: bitexit quantize ${path} -o out.gguf`
+  );
+}
+
 export async function loadForCli(o: LoadOptions): Promise<{ model: Model; loadMs: number }> {
   const path = o.model ?? (await defaultModelPath());
   await requirePath(path, 'model file');
@@ -74,15 +84,18 @@ export async function loadForCli(o: LoadOptions): Promise<{ model: Model; loadMs
   if (o.backend !== 'auto') await requireBackendInstalled(o.backend);
   const bar = loadProgress(o.progress, o.stderr);
   const t0 = performance.now();
+  let model: Model;
   try {
-    const model = await loadModel(path, {
+    model = await loadModel(path, {
       backend: o.backend,
       ...(o.tokenizer ? { tokenizerPath: o.tokenizer } : {}),
       ...(o.context ? { contextLength: o.context } : {}),
       onProgress: (p) => bar.update(p),
     });
-    return { model, loadMs: performance.now() - t0 };
   } finally {
     bar.stop();
   }
+  const conv = model.info.conversion;
+  if (conv) o.stderr.write(conversionNotice(path, conv) + '\n');
+  return { model, loadMs: performance.now() - t0 };
 }

@@ -1,5 +1,6 @@
 import type { Backend } from '@bitexit/backend';
 import type { ModelConfig, ModelFileFormat } from './model/types.js';
+import type { LoadConversion } from './model/conversion.js';
 
 /** Load progress: one 'open', one 'upload' per tensor (after it is uploaded), one 'compile', one 'ready'. */
 export interface LoadProgress {
@@ -141,4 +142,10 @@ export interface ModelInfo {
   bitsPerWeight: number;
   backend: string;
   contextLength: number;
+  /**
+   * Tensors the file stores in a type backends do not run (GGUF Q4_0 ... Q6_K)
+   * and that loading converted (to Q8_0 matrices, f32 vectors: LOAD_CONVERSION),
+   * with the memory they take once converted; null when everything ran as stored.
+   */
+  conversion: LoadConversion | null;
 }

@@ -21,10 +21,15 @@ export class ModelFormatError extends BitexitError {
   }
 }
 
-/** A tensor type this build cannot load (e.g. a GGUF k-quant). */
+/**
+ * A tensor type this build cannot load or decode (e.g. a GGUF IQ2_XXS). `advice`
+ * (appended after a colon) says what is supported and what to do.
+ */
 export class UnsupportedTensorTypeError extends BitexitError {
-  constructor(file: string, tensor: string, type: string) {
-    super('E_UNSUPPORTED_TENSOR_TYPE', `${file}: tensor '${tensor}' has unsupported tensor type ${type}`);
+  readonly tensorType: string;
+  constructor(file: string, tensor: string, type: string, advice?: string) {
+    super('E_UNSUPPORTED_TENSOR_TYPE', `${file}: tensor '${tensor}' has unsupported tensor type ${type}${advice ? `: ${advice}` : ''}`);
+    this.tensorType = type;
   }
 }
 

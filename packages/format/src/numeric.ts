@@ -161,3 +161,46 @@ export function encodeF32(f32: Float32Array): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Quantizes f32 values to Q4_0 bytes exactly as ggml's quantize_row_q4_0_ref
+ * (per block of 32: d = max / -8 where max is the value of largest magnitude,
+ * q = min(15, trunc(x / d + 8.5)), low nibbles the first 16 values). bitexit
+ * does not run Q4_0; this makes llama.cpp-style files for tests and fixtures.
+ * The last dimension of `shape` must be a multiple of 32.
+ */
+export function encodeQ4_0(f32: Float32Array, shape: readonly number[]): Uint8Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const rowLen = shape.length ? shape[shape.length - 1] : 1;
+  if (!Number.isSafeInteger(n) || n !== f32.length) {
+    throw new ModelFormatError('encodeQ4_0', `shape [${shape.join(', ')}] does not match ${f32.length} values`);
+  }
+  if (rowLen % 32 !== 0) throw new ModelFormatError('encodeQ4_0', `q4_0 needs rows that are multiples of 32, got ${rowLen}`);
+  const blocks = n / 32;
+  const out = new Uint8Array(blocks * 18);
+  const fr = Math.fround;
+  for (let b = 0; b < blocks; b++) {
+    const o = b * 32;
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = f32[o + j];
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    const d = fr(max / -8);
+    const id = d ? fr(1 / d) : 0;
+    const h = f32ToF16(d);
+    const at = b * 18;
+    out[at] = h & 0xff;
+    out[at + 1] = h >>> 8;
+    for (let j = 0; j < 16; j++) {
+      const q0 = Math.min(15, Math.trunc(fr(fr(f32[o + j] * id) + 8.5)));
+      const q1 = Math.min(15, Math.trunc(fr(fr(f32[o + 16 + j] * id) + 8.5)));
+      out[at + 2 + j] = q0 | (q1 << 4);
+    }
+  }
+  return out;
+}

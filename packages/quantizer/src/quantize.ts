@@ -16,7 +16,7 @@
  * (unweighted) clipping search and range-based allocation.
  */
 import { createBackend, type Backend } from '@bitexit/backend';
-import { ensureDefaultBackend, ggufModelHeader, openModel, permuteRows } from '@bitexit/engine';
+import { ensureDefaultBackend, ggufModelHeader, loadExactTensor, openModel, permuteRows } from '@bitexit/engine';
 import type { ModelConfig, ModelSource, TensorEntry } from '@bitexit/engine';
 import {
   BX_GROUP_SIZES,
@@ -311,7 +311,7 @@ export async function quantizeModel(
       return e;
     };
     const loadHost = async (name: string): Promise<HostTensor> => {
-      let t = await entry(name).load();
+      let t = await loadExactTensor(entry(name)); // exact values of Q4_K etc., not their load-time Q8_0
       const perm = orderOf(name);
       if (perm) t = permuteRows(t, perm, source.path);
       return t;

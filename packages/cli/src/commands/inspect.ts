@@ -1,4 +1,5 @@
 import { describeModel, openModel, type ModelDescription, type ModelSource } from '@bitexit/engine';
+import { ggmlTypeAdvice } from '@bitexit/format';
 import type { CliIO } from '../io.js';
 import { requirePath } from '../model.js';
 import { formatBytes } from '../progress.js';
@@ -63,9 +64,18 @@ export function formatInspect(d: InspectJson): string {
     out.push('tokenizer     none in this file (pass --tokenizer PATH)');
   }
   out.push('weight types');
+  const wt = Math.max(5, ...Object.keys(d.dtypes).map((k) => k.length));
   for (const [dtype, s] of Object.entries(d.dtypes)) {
     if (!s) continue;
-    out.push(`  ${dtype.padEnd(5)} ${String(s.tensors).padStart(4)} tensors  ${formatCount(s.parameters).padStart(8)} params  ${formatBytes(s.bytes).padStart(10)}`);
+    out.push(`  ${dtype.padEnd(wt)} ${String(s.tensors).padStart(4)} tensors  ${formatCount(s.parameters).padStart(8)} params  ${formatBytes(s.bytes).padStart(10)}`);
+  }
+  const conv = d.conversion;
+  if (conv?.undecodable.length) {
+    out.push(`load          refused: bitexit cannot decode ${conv.undecodable.join(', ')} (${ggmlTypeAdvice(conv.undecodable[0]!).split('; ')[0]})`);
+  } else if (conv) {
+    out.push(
+      `load          converts ${conv.tensors} tensors (${conv.from.join(', ')}) to ${conv.to} matrices and f32 vectors: ${formatBytes(conv.loadedBytes)} in memory`,
+    );
   }
   out.push(`tensors (${d.tensors.length})`);
   const w = Math.max(...d.tensors.map((x) => x.name.length), 4);
@@ -73,7 +83,8 @@ export function formatInspect(d: InspectJson): string {
   const ws = Math.max(...d.tensors.map((x) => shape(x).length), 2);
   for (const x of d.tensors) {
     const src = x.sourceName !== x.name ? `  <- ${x.sourceName}` : '';
-    out.push(`  ${x.name.padEnd(w)}  ${x.dtype.padEnd(5)} ${shape(x).padEnd(ws)}  ${formatBytes(x.bytes).padStart(10)}${src}`);
+    const load = x.loadsAs === undefined ? '' : x.loadsAs === null ? '  (cannot be decoded)' : `  -> ${x.loadsAs} at load`;
+    out.push(`  ${x.name.padEnd(w)}  ${x.dtype.padEnd(wt)} ${shape(x).padEnd(ws)}  ${(x.bytes === null ? 'size unknown' : formatBytes(x.bytes)).padStart(10)}${src}${load}`);
   }
   return out.join('\n') + '\n';
 }

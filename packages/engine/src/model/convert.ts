@@ -14,6 +14,7 @@ import { BITEXIT_LLAMA3_KEYS, llama3RopeFactors } from './gguf.js';
 import { adjacentToHalfRowOrder, halfToAdjacentRowOrder, permuteRows } from './permute.js';
 import type { ModelConfig, ModelSource, TensorEntry, TokenizerFiles } from './types.js';
 import { expectedTensors } from './validate.js';
+import { loadExactTensor } from './conversion.js';
 
 export type ConvertDType = 'keep' | 'f32' | 'f16' | 'bf16' | 'q8_0';
 
@@ -425,7 +426,7 @@ export async function convertToGguf(source: ModelSource, sink: ByteSink, options
       dtype,
       shape: [...entry.shape],
       data: async () => {
-        let t = await entry.load();
+        let t = await loadExactTensor(entry);
         if (perm) t = permuteRows(t, perm, source.path);
         return encodeAs(t, dtype);
       },

@@ -1,12 +1,20 @@
-import type { WeightDType } from '@bitexit/format';
+import { weightByteLength, type WeightDType } from '@bitexit/format';
+import { LOAD_CONVERSION } from './conversion.js';
 import type { ModelConfig, ModelFileFormat, ModelSource } from './types.js';
 
 export interface TensorDescription {
   name: string;
   sourceName: string;
-  dtype: WeightDType;
+  /**
+   * Storage type in the file: a bitexit dtype ('f32', 'q8_0', 'bx', ...) or,
+   * for types backends do not run, the lower-case ggml type name ('q4_k', 'iq2_xxs', 'type_99').
+   */
+  dtype: string;
+  /** For types backends do not run: what the tensor becomes at load ('q8_0', 'f32'), or null when bitexit cannot decode it. */
+  loadsAs?: WeightDType | null;
   shape: number[];
-  bytes: number;
+  /** Bytes in the file; null when the type id is unknown to this build (size not computable). */
+  bytes: number | null;
   parameters: number;
 }
 
@@ -32,8 +40,10 @@ export interface ModelDescription {
   parameterCount: number;
   /** 8 * weightBytes / parameterCount. */
   bitsPerWeight: number;
-  /** Tensor count and bytes per storage type. */
-  dtypes: Partial<Record<WeightDType, { tensors: number; bytes: number; parameters: number }>>;
+  /** Tensor count and bytes per storage type (the `dtype` of TensorDescription). */
+  dtypes: Record<string, { tensors: number; bytes: number; parameters: number }>;
+  /** What loading converts (LOAD_CONVERSION), null when every tensor runs as stored. Loading is refused when some type cannot be decoded. */
+  conversion: { from: string[]; to: WeightDType; tensors: number; loadedBytes: number; undecodable: string[] } | null;
   tokenizer: TokenizerDescription | null;
   metadata: Record<string, unknown>;
 }
@@ -44,12 +54,25 @@ export function describeModel(source: ModelSource): ModelDescription {
   const dtypes: ModelDescription['dtypes'] = {};
   let params = 0;
   let bytes = 0;
+  let conversion: ModelDescription['conversion'] = null;
   for (const t of source.tensors.values()) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    tensors.push({ name: t.name, sourceName: t.sourceName, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength, parameters: n });
+    const dtype = t.stored ? t.stored.type.toLowerCase() : t.dtype;
+    const desc: TensorDescription = { name: t.name, sourceName: t.sourceName, dtype, shape: [...t.shape], bytes: t.stored?.unknownSize ? null : t.byteLength, parameters: n };
+    if (t.stored) {
+      desc.loadsAs = t.stored.decodable ? t.dtype : null;
+      conversion ??= { from: [], to: LOAD_CONVERSION.matrix, tensors: 0, loadedBytes: 0, undecodable: [] };
+      const list = t.stored.decodable ? conversion.from : conversion.undecodable;
+      if (!list.includes(t.stored.type)) list.push(t.stored.type);
+      if (t.stored.decodable) {
+        conversion.tensors++;
+        conversion.loadedBytes += weightByteLength(t.dtype, t.shape);
+      }
+    }
+    tensors.push(desc);
     params += n;
     bytes += t.byteLength;
-    const d = (dtypes[t.dtype] ??= { tensors: 0, bytes: 0, parameters: 0 });
+    const d = (dtypes[dtype] ??= { tensors: 0, bytes: 0, parameters: 0 });
     d.tensors++;
     d.bytes += t.byteLength;
     d.parameters += n;
@@ -66,6 +89,7 @@ export function describeModel(source: ModelSource): ModelDescription {
     parameterCount: params,
     bitsPerWeight: params > 0 ? (8 * bytes) / params : 0,
     dtypes,
+    conversion,
     tokenizer: tok
       ? {
           kind: tok.kind,

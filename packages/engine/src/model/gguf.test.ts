@@ -5,7 +5,6 @@ import {
   FileAccessError,
   ModelFormatError,
   UnsupportedArchitectureError,
-  UnsupportedTensorTypeError,
   decodeToF32,
   encodeF32,
   encodeGguf,
@@ -16,6 +15,7 @@ import { fixturePath } from '@bitexit/format/node';
 import { openModel } from './node.js';
 import { describeModel } from './describe.js';
 import { expectedTensors } from './validate.js';
+import { planLoadConversion } from './conversion.js';
 import { llama3RopeFactors } from './gguf.js';
 import type { ModelConfig } from './types.js';
 import { STORIES260K_CONFIG, randomF32, tempDir } from './test-support.js';
@@ -177,12 +177,21 @@ describe('synthetic GGUF files', () => {
     await expect(openModel(p2)).rejects.toThrow(/blk\.0\.ffn_down\.weight.*has shape \[24, 32\], expected \[32, 24\]/);
   });
 
-  it('rejects k-quant style tensors with UnsupportedTensorTypeError', async () => {
+  it('lists llama.cpp block-type tensors as stored and converts them to Q8_0 at load without changing a value', async () => {
     const p = await write(await tinyGguf('llama', { q4: 'token_embd.weight' }));
-    const err = await openModel(p).catch((e) => e);
-    expect(err).toBeInstanceOf(UnsupportedTensorTypeError);
-    expect(err.message).toContain("'token_embd.weight'");
-    expect(err.message).toContain('Q4_0');
+    const m = await openModel(p);
+    try {
+      const e = m.tensors.get('token_embd.weight')!;
+      expect(e.stored).toEqual({ type: 'Q4_0', decodable: true });
+      expect(e.dtype).toBe('q8_0');
+      const loaded = await e.load();
+      expect(loaded.dtype).toBe('q8_0');
+      expect(decodeToF32(loaded)).toEqual(await e.loadF32!());
+      expect(planLoadConversion(m)).toMatchObject({ tensors: 1, from: ['Q4_0'], to: 'q8_0', rounded: [] });
+      expect(describeModel(m).tensors.find((t) => t.name === 'token_embd.weight')).toMatchObject({ dtype: 'q4_0', loadsAs: 'q8_0' });
+    } finally {
+      await m.close();
+    }
   });
 
   it('rejects inconsistent head counts', async () => {

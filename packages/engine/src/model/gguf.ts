@@ -3,12 +3,16 @@ import {
   UnsupportedArchitectureError,
   UnsupportedTensorTypeError,
   decodeToF32,
+  encodeF32,
+  ggmlToQ8_0,
+  ggmlTypeAdvice,
   readGguf,
 } from '@bitexit/format';
 import type { ByteSource, GgufFile, GgufMetadataValue } from '@bitexit/format';
 import { tokenizerFromGguf } from '@bitexit/tokenizer';
 import type { Architecture, ModelConfig, ModelSource, RopeScaling, TensorEntry } from './types.js';
 import { expectedTensors, validateConfig, validateTensors } from './validate.js';
+import { loadConversionDType } from './conversion.js';
 
 /** GGUF `general.architecture` values bitexit runs ('llama' also covers Mistral GGUFs). */
 export const GGUF_ARCHITECTURES: readonly string[] = ['llama', 'qwen2'];
@@ -168,7 +172,11 @@ export function summariseGgufMetadata(metadata: Map<string, GgufMetadataValue>):
   return out;
 }
 
-/** Opens a GGUF model (architectures llama, qwen2; tensors F32, F16, BF16, Q8_0). */
+/**
+ * Opens a GGUF model (architectures llama, qwen2). Tensors of any type are listed;
+ * F32, F16, BF16, Q8_0 and bx load as stored, the llama.cpp block types bitexit
+ * decodes (Q4_0 ... Q6_K) are converted at load (conversion.ts), others are refused at load.
+ */
 export async function openGgufModel(source: ByteSource, options: { path?: string } = {}): Promise<ModelSource> {
   try {
     const g = await readGguf(source);
@@ -182,14 +190,34 @@ export async function openGgufModel(source: ByteSource, options: { path?: string
         ignored.push(info.name);
         continue;
       }
-      if (info.dtype === null) throw new UnsupportedTensorTypeError(file, info.name, info.typeName);
+      if (info.dtype !== null) {
+        tensors.set(info.name, {
+          name: info.name,
+          sourceName: info.name,
+          dtype: info.dtype,
+          shape: [...info.shape],
+          byteLength: info.byteLength!,
+          load: () => g.readTensor(info),
+        });
+        continue;
+      }
+      // A type backends do not run: listed as stored (inspect reads any GGUF),
+      // converted at load when bitexit decodes it (LOAD_CONVERSION), refused otherwise.
+      const loadF32 = () => g.readTensorF32(info);
       tensors.set(info.name, {
         name: info.name,
         sourceName: info.name,
-        dtype: info.dtype,
+        dtype: loadConversionDType(info.shape),
         shape: [...info.shape],
-        byteLength: info.byteLength,
-        load: () => g.readTensor(info),
+        byteLength: info.byteLength ?? 0,
+        stored: { type: info.typeName, decodable: info.decodable, ...(info.byteLength === null ? { unknownSize: true as const } : {}) },
+        load: async () => {
+          if (!info.decodable) throw new UnsupportedTensorTypeError(file, info.name, info.typeName, ggmlTypeAdvice(info.typeName));
+          const shape = [...info.shape];
+          if (loadConversionDType(shape) === 'f32') return { name: info.name, dtype: 'f32', shape, data: encodeF32(await loadF32()) };
+          return { name: info.name, dtype: 'q8_0', shape, data: ggmlToQ8_0(info.ggmlType, await g.readTensorBytes(info), shape, file, info.name).data };
+        },
+        ...(info.decodable ? { loadF32 } : {}),
       });
     }
     validateTensors(file, config, tensors);

@@ -9,6 +9,8 @@ export { HF_ARCHITECTURES, canonicalHfName, configFromHuggingFace, openHuggingFa
 export { convertToGguf, ggufArchitecture, ggufModelHeader, ggufRopeStyle } from './convert.js';
 export type { ConvertDType, ConvertOptions, ConvertResult, GgufModelHeader } from './convert.js';
 export { describeModel } from './describe.js';
+export { LOAD_CONVERSION, loadConversionDType, loadExactTensor, planLoadConversion } from './conversion.js';
+export type { LoadConversion } from './conversion.js';
 export type { ModelDescription, TensorDescription, TokenizerDescription } from './describe.js';
 export { convertModelFile, nodeModelDirectory, openModel } from './node.js';
 export type { OpenModelOptions } from './node.js';

@@ -45,10 +45,22 @@ export interface TensorEntry {
   name: string;
   /** Name inside the source file (for inspect and error messages). */
   sourceName: string;
+  /** Storage type `load()` returns (a type backends run). */
   dtype: WeightDType;
   shape: number[];
+  /** Bytes as stored in the file. */
   byteLength: number;
+  /**
+   * Set when the file stores this tensor in a type backends do not run
+   * (a GGUF Q4_K, IQ2_XXS, ...): its ggml type name, and whether bitexit
+   * decodes it. Decodable tensors are converted by `load()` to `dtype`
+   * (LOAD_CONVERSION, declared once) and `loadF32()` gives their exact values;
+   * for the others `load()` throws UnsupportedTensorTypeError.
+   */
+  stored?: { type: string; decodable: boolean; /** The type id is unknown to this build: its size cannot be computed (byteLength 0). */ unknownSize?: true };
   load(): Promise<HostTensor>;
+  /** Exact f32 values of a `stored` tensor (no conversion loss), for quantizers and converters. */
+  loadF32?(): Promise<Float32Array>;
 }
 
 export type ModelFileFormat = 'gguf' | 'llama2c' | 'huggingface';

@@ -15,7 +15,7 @@ import type {
   PerplexityOptions,
   PerplexityResult,
 } from '../api.js';
-import { openModel } from '../model/index.js';
+import { openModel, planLoadConversion, type LoadConversion } from '../model/index.js';
 import type { ModelConfig, ModelSource } from '../model/types.js';
 import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './errors.js';
 import { chatPromptIds } from './chat-template.js';
@@ -105,6 +105,7 @@ export class Model {
     private programs: ModelPrograms,
     contextLength: number,
     skipped: { name: string; reason: string }[],
+    conversion: LoadConversion | null,
   ) {
     this.config = source.config;
     this.skippedBackends = skipped;
@@ -118,6 +119,7 @@ export class Model {
       bitsPerWeight: params ? (8 * source.weightBytes) / params : 0,
       backend: backend.capabilities.name,
       contextLength,
+      conversion,
     };
   }
 
@@ -142,6 +144,8 @@ export class Model {
     const rows = Math.min(options.prefillChunk ?? 128, contextLength);
     if (!Number.isInteger(rows) || rows < 1) throw new InvalidOptionError(`prefillChunk must be a positive integer`);
 
+    // Refuses undecodable tensor types before anything is uploaded.
+    const conversion = planLoadConversion(source);
     const progress = options.onProgress;
     const totalBytes = source.weightBytes;
     let loadedBytes = 0;
@@ -155,7 +159,7 @@ export class Model {
       const buffers = createBuffers(backend, c, rows, contextLength);
       const programs = compilePrograms(backend, c, weights, buffers);
       progress?.({ phase: 'ready', loadedBytes, totalBytes });
-      return new Model(source, backend, weights, uploaded, buffers, programs, contextLength, skipped);
+      return new Model(source, backend, weights, uploaded, buffers, programs, contextLength, skipped, conversion);
     } catch (e) {
       for (const w of uploaded) backend.release(w);
       throw e;

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 
 // A hang is a failure: keep each fuzz test well under the suite's 60 s default.
 vi.setConfig({ testTimeout: 15_000 });
-import { ModelFormatError } from '../errors.js';
+import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.js';
 import { fixturePath } from '../node/fixtures.js';
 import { decodeToF32 } from '../numeric.js';
 import { TracingSource, expectBitexitError, expectCleanOutcome, flipRandomBytes, rng } from '../internal/testing.js';
@@ -53,7 +53,7 @@ function boundaries(g: GgufFile): number[] {
   }
   expect(Math.ceil(pos / g.alignment) * g.alignment).toBe(g.dataOffset); // the walk above is right
   out.push(g.dataOffset);
-  for (const t of g.tensors) out.push(t.offset, t.offset + t.byteLength);
+  for (const t of g.tensors) out.push(t.offset, t.offset + t.byteLength!);
   return out;
 }
 
@@ -98,7 +98,7 @@ const T = GGUF_VALUE_TYPE_IDS;
 describe('GGUF fuzz: synthetic file', async () => {
   const bytes = await encodeGguf(syntheticSpec());
   const good = await parseAll(bytes);
-  const lastEnd = Math.max(...good.tensors.map((t) => t.offset + t.byteLength));
+  const lastEnd = Math.max(...good.tensors.map((t) => t.offset + t.byteLength!));
 
   it('rejects truncation at every byte before the end of the last tensor', async () => {
     for (let len = 0; len < lastEnd; len++) {
@@ -203,8 +203,8 @@ describe('GGUF hostile headers', () => {
     ['5 dims', new B().head(1, 0).str('t').u32(5).pad(80).bytes(), /5 dimensions/],
     ['dims 2^40 x 2^40', new B().head(1, 0).str('t').u32(2).u64(2n ** 40n).u64(2n ** 40n).u32(0).u64(0).pad(32).bytes(), /absurd dimensions/],
     ['dim 2^63', new B().head(1, 0).str('t').u32(1).u64(2n ** 63n).u32(0).u64(0).pad(32).bytes(), /absurdly large/],
-    ['unknown ggml type', new B().head(1, 0).str('t').u32(1).u64(4).u32(99).u64(0).pad(32).bytes(), /unknown ggml type 99/],
-    ['removed ggml type 4', new B().head(1, 0).str('t').u32(1).u64(4).u32(4).u64(0).pad(32).bytes(), /unknown ggml type 4/],
+    ['unknown ggml type at a misaligned offset', new B().head(1, 0).str('t').u32(1).u64(4).u32(99).u64(4).pad(32).bytes(), /not aligned/],
+    ['unknown ggml type past the end', new B().head(1, 0).str('t').u32(1).u64(4).u32(99).u64(2n ** 40n).pad(32).bytes(), /past the end/],
     ['q8_0 row 16', new B().head(1, 0).str('t').u32(1).u64(16).u32(8).u64(0).pad(64).bytes(), /block size 32/],
     ['misaligned offset', new B().head(1, 0).str('t').u32(1).u64(1).u32(0).u64(4).pad(64).bytes(), /not aligned/],
     ['offset past end', new B().head(1, 0).str('t').u32(1).u64(1).u32(0).u64(2n ** 40n).pad(64).bytes(), /past the end/],
@@ -223,6 +223,22 @@ describe('GGUF hostile headers', () => {
     expect(e).toBeInstanceOf(ModelFormatError);
     expect(e.message).toMatch(re);
     expect(src.maxRead).toBeLessThanOrEqual(Math.max(bytes.length, 0));
+  });
+
+  it.each([
+    ['an id newer than this build', 99, 'TYPE_99'],
+    ['removed type 4 (Q4_2, layout unknown)', 4, 'TYPE_4'],
+  ])('lists a tensor of %s without its size and refuses only to read it', async (_label, id, name) => {
+    const bytes = new B().head(2, 0).str('t').u32(1).u64(4).u32(id).u64(0).str('f').u32(1).u64(4).u32(0).u64(32).pad(64).bytes();
+    const g = await readGguf(new TracingSource('new.gguf', bytes));
+    expect(g.tensors[0]).toMatchObject({ name: 't', ggmlType: id, typeName: name, byteLength: null, dtype: null, decodable: false, shape: [4] });
+    expect(g.tensors[1]).toMatchObject({ name: 'f', typeName: 'F32', byteLength: 16, decodable: true });
+    for (const read of [() => g.readTensor('t'), () => g.readTensorBytes('t'), () => g.readTensorF32('t')]) {
+      const e = await expectBitexitError('new.gguf', read);
+      expect(e).toBeInstanceOf(UnsupportedTensorTypeError);
+      expect(e.message).toContain(name);
+    }
+    expect(await g.readTensorF32('f')).toEqual(new Float32Array(4));
   });
 
   it('limits array nesting depth', async () => {

@@ -58,7 +58,7 @@ describe.skipIf(!GGUF_PATH)('stories260K.gguf', () => {
       expect(t.offset).toBeGreaterThanOrEqual(g.dataOffset);
     }
     const last = g.tensors[g.tensors.length - 1];
-    expect(last.offset + last.byteLength).toBe(bytes.length);
+    expect(last.offset + last.byteLength!).toBe(bytes.length);
   });
 
   it('reads tensors by range', async () => {

@@ -1,5 +1,7 @@
 import type { ByteSource } from '../byte-source.js';
 import { ModelFormatError, UnsupportedTensorTypeError } from '../errors.js';
+import { dequantizeGgml, ggmlDecodable, ggmlTypeAdvice } from './dequantize.js';
+import { decodeToF32 } from '../numeric.js';
 import { RangeReader } from '../internal/range-reader.js';
 import type { HostTensor, WeightDType } from '../tensor.js';
 import { bxShape, parseBx } from '../bx/codec.js';
@@ -16,6 +18,7 @@ import {
   GGUF_VALUE_TYPES,
   ggmlByteLength,
   ggmlTypeInfo,
+  ggmlTypeName,
   ggufPlainValue,
   type GgufArrayValue,
   type GgufMetadataValue,
@@ -31,7 +34,7 @@ export interface GgufTensorInfo {
   readonly name: string;
   /** ggml_type id. */
   readonly ggmlType: number;
-  /** ggml type name ('F32', 'Q4_K', ...). */
+  /** ggml type name ('F32', 'Q4_K', ...; 'TYPE_<id>' for an id this build does not know). */
   readonly typeName: string;
   /** ggml order: innermost (contiguous) dimension first. */
   readonly dims: number[];
@@ -44,11 +47,17 @@ export interface GgufTensorInfo {
   readonly offset: number;
   /** Offset as stored: relative to the start of the data section. */
   readonly relativeOffset: number;
-  readonly byteLength: number;
+  /**
+   * Stored bytes; null when the type id is unknown to this build (its block
+   * size, hence its size, cannot be computed: the tensor is listed but not read).
+   */
+  readonly byteLength: number | null;
   /** Elements (for a bx blob: rows * cols of the logical matrix). */
   readonly nElements: number;
   /** bitexit storage type when `readTensor` supports this tensor, else null. */
   readonly dtype: WeightDType | null;
+  /** Whether `readTensorF32` decodes this tensor (runnable types, bx, and the llama.cpp block types with a decoder). */
+  readonly decodable: boolean;
 }
 
 /** A parsed GGUF header; tensor bytes are read on demand. */
@@ -79,7 +88,14 @@ export interface GgufFile {
    * in `bitexit.bx.tensors`, validated with parseBx; UnsupportedTensorTypeError otherwise).
    */
   readTensor(info: GgufTensorInfo | string): Promise<HostTensor>;
-  /** Raw stored bytes of any tensor type. */
+  /**
+   * Decodes a tensor to f32 (fresh array, row-major as `shape`): F32, F16,
+   * BF16, Q8_0, bx, and the llama.cpp block types with a decoder (Q4_0 ...
+   * Q6_K, see GGML_DECODABLE_TYPE_NAMES), bit for bit as ggml's
+   * dequantize_row_*. UnsupportedTensorTypeError for other types.
+   */
+  readTensorF32(info: GgufTensorInfo | string): Promise<Float32Array>;
+  /** Raw stored bytes of any tensor type whose size is known (UnsupportedTensorTypeError for unknown type ids). */
   readTensorBytes(info: GgufTensorInfo | string): Promise<Uint8Array>;
 }
 
@@ -160,20 +176,40 @@ export async function readGguf(source: ByteSource, options: ReadOptions = {}): P
   const dataOffset = alignUp(headerEnd, alignment);
   const file = source.name;
   const tensors: GgufTensorInfo[] = raw.map((t) => {
-    const info = ggmlTypeInfo(t.ggmlType);
-    if (!info) throw new ModelFormatError(file, `tensor '${t.name}' has unknown ggml type ${t.ggmlType}`);
     let nElements = 1;
     for (const d of t.dims) nElements *= d;
     if (!Number.isSafeInteger(nElements)) throw new ModelFormatError(file, `tensor '${t.name}' has absurd dimensions [${t.dims.join(', ')}]`);
+    if (t.relativeOffset % alignment !== 0) {
+      throw new ModelFormatError(file, `tensor '${t.name}' data offset ${t.relativeOffset} is not aligned to ${alignment}`);
+    }
+    const info = ggmlTypeInfo(t.ggmlType);
+    if (!info) {
+      // A type id newer than this build: list the tensor (its size cannot be
+      // computed without the block size) instead of refusing the whole file.
+      const offset = dataOffset + t.relativeOffset;
+      if (!Number.isSafeInteger(offset) || offset > source.size) {
+        throw new ModelFormatError(file, `tensor '${t.name}' data offset ${offset} is past the end of the file (${source.size} bytes)`);
+      }
+      return {
+        name: t.name,
+        ggmlType: t.ggmlType,
+        typeName: ggmlTypeName(t.ggmlType),
+        dims: t.dims,
+        shape: t.dims.slice().reverse(),
+        offset,
+        relativeOffset: t.relativeOffset,
+        byteLength: null,
+        nElements,
+        dtype: null,
+        decodable: false,
+      };
+    }
     const byteLength = ggmlByteLength(info, t.dims);
     if (byteLength === null) {
       throw new ModelFormatError(
         file,
         `tensor '${t.name}' of type ${info.name} has dimensions [${t.dims.join(', ')}] whose first is not a multiple of the block size ${info.blockSize}`,
       );
-    }
-    if (t.relativeOffset % alignment !== 0) {
-      throw new ModelFormatError(file, `tensor '${t.name}' data offset ${t.relativeOffset} is not aligned to ${alignment}`);
     }
     const offset = dataOffset + t.relativeOffset;
     if (!Number.isSafeInteger(offset) || offset + byteLength > source.size) {
@@ -193,10 +229,13 @@ export async function readGguf(source: ByteSource, options: ReadOptions = {}): P
       byteLength,
       nElements,
       dtype: info.dtype,
+      decodable: ggmlDecodable(info),
     };
   });
-  // Tensors must not overlap each other.
-  const sorted = tensors.filter((t) => t.byteLength > 0).sort((x, y) => x.offset - y.offset);
+  // Tensors must not overlap each other (tensors of unknown size cannot be checked).
+  const sorted = tensors
+    .filter((t): t is GgufTensorInfo & { byteLength: number } => t.byteLength !== null && t.byteLength > 0)
+    .sort((x, y) => x.offset - y.offset);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
     if (sorted[i].offset < prev.offset + prev.byteLength) {
@@ -234,7 +273,7 @@ async function markBxTensors(source: ByteSource, metadata: Map<string, GgufMetad
     if (t.ggmlType !== GGML_TYPE_I8 || t.dims.length !== 1) {
       throw new ModelFormatError(file, `bx tensor '${name}' must be a 1-D I8 tensor, got ${t.typeName} [${t.dims.join(', ')}]`);
     }
-    if (t.byteLength < BX_HEADER_BYTES) throw new ModelFormatError(file, `bx tensor '${name}' has ${t.byteLength} bytes, less than a bx header`);
+    if (t.byteLength === null || t.byteLength < BX_HEADER_BYTES) throw new ModelFormatError(file, `bx tensor '${name}' has ${t.byteLength} bytes, less than a bx header`);
     const head = await source.read(t.offset, BX_HEADER_BYTES);
     if (head.byteLength !== BX_HEADER_BYTES) throw new ModelFormatError(file, `short read of bx tensor '${name}'`);
     const [rows, cols] = bxShape(head, `${file}: tensor '${name}'`);
@@ -242,7 +281,7 @@ async function markBxTensors(source: ByteSource, metadata: Map<string, GgufMetad
     if (stated !== t.byteLength) {
       throw new ModelFormatError(file, `bx tensor '${name}' header says ${stated} bytes, the tensor has ${t.byteLength}`);
     }
-    tensors[i] = { ...t, dtype: 'bx', shape: [rows, cols], nElements: rows * cols };
+    tensors[i] = { ...t, dtype: 'bx', shape: [rows, cols], nElements: rows * cols, decodable: true };
   }
 }
 
@@ -457,12 +496,20 @@ class GgufFileImpl implements GgufFile {
 
   async readTensorBytes(info: GgufTensorInfo | string): Promise<Uint8Array> {
     const t = this.resolve(info);
+    if (t.byteLength === null) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName, ggmlTypeAdvice(t.typeName));
     return this.source.read(t.offset, t.byteLength);
+  }
+
+  async readTensorF32(info: GgufTensorInfo | string): Promise<Float32Array> {
+    const t = this.resolve(info);
+    if (t.dtype) return decodeToF32(await this.readTensor(t));
+    if (!t.decodable) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName, ggmlTypeAdvice(t.typeName));
+    return dequantizeGgml(t.ggmlType, await this.readTensorBytes(t), t.nElements, this.source.name, t.name);
   }
 
   async readTensor(info: GgufTensorInfo | string): Promise<HostTensor> {
     const t = this.resolve(info);
-    if (!t.dtype) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName);
+    if (!t.dtype || t.byteLength === null) throw new UnsupportedTensorTypeError(this.source.name, t.name, t.typeName, ggmlTypeAdvice(t.typeName));
     const data = await this.source.read(t.offset, t.byteLength);
     if (t.dtype === 'bx') parseBx(data, `${this.source.name}: tensor '${t.name}'`);
     return { name: t.name, dtype: t.dtype, shape: t.shape.slice(), data };

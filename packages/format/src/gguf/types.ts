@@ -1,4 +1,6 @@
 import type { WeightDType } from '../tensor.js';
+import * as q from './quants.js';
+import type { BlockDecoder } from './quants.js';
 
 /** 'GGUF' read as a little-endian uint32. */
 export const GGUF_MAGIC = 0x46554747;
@@ -125,13 +127,32 @@ export interface GgmlTypeInfo {
   readonly dtype: WeightDType | null;
   /** Type ids removed from ggml (files with them no longer load in llama.cpp). */
   readonly removed?: boolean;
+  /**
+   * Dequantizes whole blocks to f32 bit for bit as ggml's `dequantize_row_*`,
+   * for the block types bitexit decodes but backends do not run (Q4_0, Q4_K, ...).
+   */
+  readonly decode?: BlockDecoder;
+  /**
+   * Byte offset of the block's only scale (f16) when every value is that scale
+   * times an integer of magnitude at most 127: such blocks re-encode to Q8_0
+   * exactly (`ggmlToQ8_0`).
+   */
+  readonly singleScaleAt?: number;
 }
 
 const QK_K = 256;
 
-function t(id: number, name: string, blockSize: number, typeSize: number, dtype: WeightDType | null = null, removed = false): GgmlTypeInfo {
-  return removed ? { id, name, blockSize, typeSize, dtype, removed } : { id, name, blockSize, typeSize, dtype };
+function t(
+  id: number,
+  name: string,
+  blockSize: number,
+  typeSize: number,
+  dtype: WeightDType | null = null,
+  extra: { removed?: true; decode?: BlockDecoder; singleScaleAt?: number } = {},
+): GgmlTypeInfo {
+  return { id, name, blockSize, typeSize, dtype, ...extra };
 }
+const removed = { removed: true } as const;
 
 /**
  * ggml_type ids (ggml.h) with block sizes (ggml-common.h / gguf-py constants).
@@ -140,26 +161,26 @@ function t(id: number, name: string, blockSize: number, typeSize: number, dtype:
 export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   t(0, 'F32', 1, 4, 'f32'),
   t(1, 'F16', 1, 2, 'f16'),
-  t(2, 'Q4_0', 32, 2 + 16),
-  t(3, 'Q4_1', 32, 2 + 2 + 16),
-  t(6, 'Q5_0', 32, 2 + 4 + 16),
-  t(7, 'Q5_1', 32, 2 + 2 + 4 + 16),
-  t(8, 'Q8_0', 32, 2 + 32, 'q8_0'),
+  t(2, 'Q4_0', 32, 2 + 16, null, { decode: q.dequantizeQ4_0, singleScaleAt: 0 }),
+  t(3, 'Q4_1', 32, 2 + 2 + 16, null, { decode: q.dequantizeQ4_1 }),
+  t(6, 'Q5_0', 32, 2 + 4 + 16, null, { decode: q.dequantizeQ5_0, singleScaleAt: 0 }),
+  t(7, 'Q5_1', 32, 2 + 2 + 4 + 16, null, { decode: q.dequantizeQ5_1 }),
+  t(8, 'Q8_0', 32, 2 + 32, 'q8_0', { decode: q.dequantizeQ8_0, singleScaleAt: 0 }),
   t(9, 'Q8_1', 32, 4 + 32),
-  t(10, 'Q2_K', QK_K, 2 * 2 + QK_K / 16 + QK_K / 4),
-  t(11, 'Q3_K', QK_K, 2 + QK_K / 4 + QK_K / 8 + 12),
-  t(12, 'Q4_K', QK_K, 2 * 2 + 12 + QK_K / 2),
-  t(13, 'Q5_K', QK_K, 2 * 2 + 12 + QK_K / 8 + QK_K / 2),
-  t(14, 'Q6_K', QK_K, 2 + QK_K / 2 + QK_K / 4 + QK_K / 16),
-  t(15, 'Q8_K', QK_K, 4 + QK_K + QK_K / 8),
+  t(10, 'Q2_K', QK_K, 2 * 2 + QK_K / 16 + QK_K / 4, null, { decode: q.dequantizeQ2_K }),
+  t(11, 'Q3_K', QK_K, 2 + QK_K / 4 + QK_K / 8 + 12, null, { decode: q.dequantizeQ3_K }),
+  t(12, 'Q4_K', QK_K, 2 * 2 + 12 + QK_K / 2, null, { decode: q.dequantizeQ4_K }),
+  t(13, 'Q5_K', QK_K, 2 * 2 + 12 + QK_K / 8 + QK_K / 2, null, { decode: q.dequantizeQ5_K }),
+  t(14, 'Q6_K', QK_K, 2 + QK_K / 2 + QK_K / 4 + QK_K / 16, null, { decode: q.dequantizeQ6_K }),
+  t(15, 'Q8_K', QK_K, 4 + QK_K + QK_K / 8, null, { decode: q.dequantizeQ8_K }),
   t(16, 'IQ2_XXS', QK_K, 2 + QK_K / 4),
   t(17, 'IQ2_XS', QK_K, 2 + QK_K / 4 + QK_K / 32),
   t(18, 'IQ3_XXS', QK_K, 2 + QK_K / 4 + QK_K / 8),
   t(19, 'IQ1_S', QK_K, 2 + QK_K / 8 + QK_K / 16),
-  t(20, 'IQ4_NL', 32, 2 + 16),
+  t(20, 'IQ4_NL', 32, 2 + 16, null, { decode: q.dequantizeIQ4_NL, singleScaleAt: 0 }),
   t(21, 'IQ3_S', QK_K, 2 + QK_K / 4 + QK_K / 8 + QK_K / 32 + 4),
   t(22, 'IQ2_S', QK_K, 2 + QK_K / 4 + QK_K / 16),
-  t(23, 'IQ4_XS', QK_K, 2 + 2 + QK_K / 2 + QK_K / 64),
+  t(23, 'IQ4_XS', QK_K, 2 + 2 + QK_K / 2 + QK_K / 64, null, { decode: q.dequantizeIQ4_XS }),
   t(24, 'I8', 1, 1),
   t(25, 'I16', 1, 2),
   t(26, 'I32', 1, 4),
@@ -167,14 +188,14 @@ export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   t(28, 'F64', 1, 8),
   t(29, 'IQ1_M', QK_K, QK_K / 8 + QK_K / 16 + QK_K / 32),
   t(30, 'BF16', 1, 2, 'bf16'),
-  t(31, 'Q4_0_4_4', 32, 18, null, true),
-  t(32, 'Q4_0_4_8', 32, 18, null, true),
-  t(33, 'Q4_0_8_8', 32, 18, null, true),
-  t(34, 'TQ1_0', QK_K, 2 + 4 * 13),
-  t(35, 'TQ2_0', QK_K, 2 + 64),
-  t(36, 'IQ4_NL_4_4', 32, 18, null, true),
-  t(37, 'IQ4_NL_4_8', 32, 18, null, true),
-  t(38, 'IQ4_NL_8_8', 32, 18, null, true),
+  t(31, 'Q4_0_4_4', 32, 18, null, removed),
+  t(32, 'Q4_0_4_8', 32, 18, null, removed),
+  t(33, 'Q4_0_8_8', 32, 18, null, removed),
+  t(34, 'TQ1_0', QK_K, 2 + 4 * 13, null, { decode: q.dequantizeTQ1_0, singleScaleAt: 52 }),
+  t(35, 'TQ2_0', QK_K, 2 + 64, null, { decode: q.dequantizeTQ2_0, singleScaleAt: 64 }),
+  t(36, 'IQ4_NL_4_4', 32, 18, null, removed),
+  t(37, 'IQ4_NL_4_8', 32, 18, null, removed),
+  t(38, 'IQ4_NL_8_8', 32, 18, null, removed),
   t(39, 'MXFP4', 32, 1 + 16),
   t(40, 'NVFP4', 64, 4 + 32),
   t(41, 'Q1_0', 128, 2 + 16),

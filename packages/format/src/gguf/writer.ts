@@ -294,7 +294,7 @@ export function ggufWriteSpecFrom(gguf: GgufFile): GgufWriteSpec {
       dtype: t.dtype ?? 'f32',
       shape: t.shape.slice(),
       ggmlType: t.ggmlType,
-      byteLength: t.byteLength,
+      byteLength: t.byteLength ?? undefined,
       data: () => gguf.readTensorBytes(t),
     })),
     name: gguf.file,
