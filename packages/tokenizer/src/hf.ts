@@ -5,11 +5,13 @@ import { ByteBuffer, Utf8Stream } from './bytes.js';
 import { stopIdsFromPieces } from './special.js';
 import { createDecoderChain, type DecoderChain } from './hf-decoder.js';
 import { BpeModel } from './hf-bpe.js';
+import { LIMITS, validateTokenizerConfig, validateTokenizerJson } from './hf-schema.js';
+import { checkId, checkIds, checkText } from './args.js';
 
 type Json = Record<string, unknown>;
 
 /** Largest vocabulary accepted (ids must stay below 2^21, as BpeModel packs pairs of ids). */
-const MAX_VOCAB = 1 << 21;
+const MAX_VOCAB = LIMITS.maxVocab;
 
 interface AddedTokenInfo {
   id: number;
@@ -128,6 +130,8 @@ export interface HuggingFaceTokenizerOptions {
   addBos?: boolean;
   addEos?: boolean;
   extraStopIds?: readonly number[];
+  /** Names of the fields bosId/eosId/extraStopIds came from, for error messages (e.g. GGUF keys). */
+  idFields?: { bosId?: string; eosId?: string; extraStopIds?: readonly string[] };
 }
 
 /**
@@ -166,13 +170,18 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private constructor(json: Json, config: Json, opts: HuggingFaceTokenizerOptions) {
     const source = opts.source ?? 'tokenizer.json';
     this.source = source;
-    const prepared = prepareJson(json, source);
+    const prepared = prepareJson(json);
     const modelCfg = prepared.model as Json;
-    const isBpe = modelCfg.type === 'BPE' || (modelCfg.type === undefined && Array.isArray(modelCfg.merges));
+    const isBpe = modelCfg.type === 'BPE';
+    if (modelCfg.type === 'Unigram' && typeof modelCfg.unk_id === 'number' && modelCfg.unk_id >= (modelCfg.vocab as unknown[]).length) {
+      throw new ModelFormatError(source, `tokenizer.json: model.unk_id ${modelCfg.unk_id} is outside the vocabulary of ${(modelCfg.vocab as unknown[]).length}`);
+    }
     // Our BpeModel does the merging; the library only needs the vocabulary (skips building its merge ranks).
-    const libJson = isBpe ? { ...prepared, model: { ...modelCfg, type: 'BPE', merges: [] } } : prepared;
+    const libJson = isBpe ? { ...prepared, model: { ...modelCfg, merges: [] } } : prepared;
+    // The library reads only eos_token of the config that matters here; nothing else of a hostile config reaches it.
+    const libConfig = typeof config.eos_token === 'string' ? { eos_token: config.eos_token } : {};
     try {
-      this.lib = new HfTokenizer(libJson, config);
+      this.lib = new HfTokenizer(libJson, libConfig);
     } catch (e) {
       throw new ModelFormatError(source, `cannot load tokenizer: ${(e as Error).message}`, { cause: e });
     }
@@ -234,8 +243,16 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const eosStr = tokenString(config.eos_token) ?? template.eos;
     const unkStr = tokenString(config.unk_token) ?? (isObject(prepared.model) ? tokenString(prepared.model.unk_token) : null);
     const padStr = tokenString(config.pad_token);
-    this.bosId = opts.bosId !== undefined ? opts.bosId : idOf(bosStr);
-    this.eosId = opts.eosId !== undefined ? opts.eosId : idOf(eosStr);
+    const fields = opts.idFields ?? {};
+    const inVocab = (id: number | null | undefined, field: string): number | null | undefined => {
+      if (id === null || id === undefined) return id;
+      if (!Number.isSafeInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new ModelFormatError(source, `${field} ${id} is outside the vocabulary of ${this.vocabSize} tokens`);
+      }
+      return id;
+    };
+    this.bosId = opts.bosId !== undefined ? (inVocab(opts.bosId, fields.bosId ?? 'bosId') as number | null) : idOf(bosStr);
+    this.eosId = opts.eosId !== undefined ? (inVocab(opts.eosId, fields.eosId ?? 'eosId') as number | null) : idOf(eosStr);
     this.unkId = idOf(unkStr);
     const addBosCfg = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : template.bos !== null;
     const addEosCfg = typeof config.add_eos_token === 'boolean' ? config.add_eos_token : template.eos !== null;
@@ -254,7 +271,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
     const stops = new Set<number>();
     if (this.eosId !== null) stops.add(this.eosId);
-    for (const id of opts.extraStopIds ?? []) if (Number.isInteger(id) && id >= 0 && id < this.vocabSize) stops.add(id);
+    (opts.extraStopIds ?? []).forEach((id, i) => stops.add(inVocab(id, fields.extraStopIds?.[i] ?? `extraStopIds[${i}]`) as number));
     const addedByContent = new Map(added.map((t) => [t.content, t.id]));
     for (const id of stopIdsFromPieces((p) => addedByContent.get(p))) stops.add(id);
     this.stopIds = [...stops];
@@ -274,7 +291,9 @@ export class HuggingFaceTokenizer implements Tokenizer {
     if (tokenizerConfig !== undefined && tokenizerConfig !== null && !isObject(tokenizerConfig)) {
       throw new ModelFormatError(source, 'tokenizer_config.json is not a JSON object');
     }
-    return new HuggingFaceTokenizer(tokenizerJson, (tokenizerConfig as Json | undefined) ?? {}, options);
+    const json = validateTokenizerJson(tokenizerJson, source) as Json;
+    const config = tokenizerConfig ? (validateTokenizerConfig(tokenizerConfig, source) as Json) : {};
+    return new HuggingFaceTokenizer(json, config, options);
   }
 
   /** Id of a token string (model vocabulary or added token). */
@@ -283,6 +302,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   idToPiece(id: number): string {
+    checkId(id, 'idToPiece');
     return id >= 0 && id < this.vocabSize ? this.idToPieceCache[id] : '';
   }
 
@@ -292,6 +312,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: { addBos?: boolean; addEos?: boolean; parseSpecial?: boolean } = {}): number[] {
+    checkText(text, 'encode');
     const addBos = (options.addBos ?? this.addBos) && this.bosId !== null;
     const addEos = (options.addEos ?? this.addEos) && this.eosId !== null;
     const tries = options.parseSpecial ? this.triesAll : this.triesNonSpecial;
@@ -343,6 +364,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options: { keepSpecial?: boolean } = {}): string {
+    checkIds(ids, 'decode');
     const state = this.chain.start(0);
     const keep = options.keepSpecial ?? false;
     const buf = new ByteBuffer();
@@ -357,7 +379,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
   createStreamDecoder(options: StreamDecoderOptions = {}): StreamDecoder {
     const keep = options.keepSpecial ?? false;
-    const prefix = options.prefix ?? [];
+    const prefix = checkIds(options.prefix ?? [], 'createStreamDecoder prefix');
     let decodedBefore = 0;
     let emittedBefore = false;
     for (const id of prefix) {
@@ -370,7 +392,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const utf8 = new Utf8Stream();
     return {
       push: (id: number) => {
-        const piece = this.pieceFor(id, keep);
+        const piece = this.pieceFor(checkId(id, 'push'), keep);
         if (piece === null) return '';
         return state.text(utf8.push(state.token(piece)));
       },
@@ -387,19 +409,20 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 }
 
-/** Fills the keys the library requires and normalises legacy Metaspace options. */
-function prepareJson(json: Json, source: string): Json & { added_tokens: unknown[] } {
-  if (!isObject(json.model)) throw new ModelFormatError(source, 'tokenizer.json has no "model" object');
+/** Fills the keys the library requires and normalises legacy Metaspace options (of a validated tokenizer.json). */
+function prepareJson(json: Json): Json & { added_tokens: unknown[] } {
   const out: Json = { ...json };
   for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) if (out[k] === undefined) out[k] = null;
   if (out.added_tokens === undefined || out.added_tokens === null) out.added_tokens = [];
-  if (!Array.isArray(out.added_tokens)) throw new ModelFormatError(source, 'added_tokens is not an array');
   out.pre_tokenizer = fixMetaspace(out.pre_tokenizer);
   out.decoder = fixMetaspace(out.decoder);
   return out as Json & { added_tokens: unknown[] };
 }
 
-/** Rust reads the legacy `add_prefix_space` of Metaspace as prepend_scheme 'always' / 'never'; the JS port defaults to 'always'. */
+/**
+ * Rust reads the legacy `add_prefix_space` of Metaspace as prepend_scheme 'always' / 'never'; the JS port defaults to 'always'.
+ * Recursion depth is bounded: validation refused documents nested more than LIMITS.maxDepth levels.
+ */
 function fixMetaspace(cfg: unknown): unknown {
   if (!isObject(cfg)) return cfg;
   if (cfg.type === 'Metaspace' && cfg.prepend_scheme === undefined && cfg.add_prefix_space === false) {
@@ -428,6 +451,7 @@ function metaspaceSplitReplacement(cfg: unknown): string | null {
 }
 
 function splitMergedWithNext(words: string[], delim: string): string[] {
+  if (delim.length === 0) return words; // validation requires one char; an empty one would never advance
   const out: string[] = [];
   for (const w of words) {
     let start = 0;

@@ -1,0 +1,239 @@
+// Regression tests for the findings of issue #18 (hostile tokenizer.json files
+// and GGUF vocabularies). Each case must end in a typed error naming the field
+// (or, for API misuse, a TokenizerArgumentError), quickly, without a crash.
+import { describe, expect, it } from 'vitest';
+import { BitexitError, encodeGguf, ggufValue, MemoryByteSource, ModelFormatError, readGguf } from '@bitexit/format';
+import type { GgufMetadataValue } from '@bitexit/format';
+import { HuggingFaceTokenizer, SentencePieceTokenizer, TokenizerArgumentError, tokenizerFromGguf } from './index.js';
+import type { Tokenizer } from './tokenizer.js';
+import { syntheticByteLevelTokenizer } from './test/synthetic.js';
+
+type Json = Record<string, unknown>;
+
+/** Runs fn and returns the typed error it must throw within `ms`. */
+function typedError(fn: () => unknown, ms = 1000): BitexitError {
+  const t0 = performance.now();
+  let err: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  const took = performance.now() - t0;
+  if (!(err instanceof BitexitError)) throw new Error(`expected a BitexitError, got ${err === null ? 'no error' : String((err as Error).stack ?? err)}`);
+  expect(took, 'time to the typed error (ms)').toBeLessThan(ms);
+  expect(err.message).not.toMatch(/\n/);
+  return err;
+}
+
+/** A small Metaspace/BPE tokenizer.json (the shape of Llama-2-style HF tokenizers). */
+function metaspaceTokenizer(): Json {
+  const vocab: Record<string, number> = { '<unk>': 0, '▁': 1, H: 2, e: 3, l: 4, o: 5, '▁H': 6, ll: 7, '▁He': 8 };
+  return {
+    version: '1.0',
+    added_tokens: [{ id: 0, content: '<unk>', special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    post_processor: null,
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    model: { type: 'BPE', unk_token: '<unk>', vocab, merges: ['▁ H', 'l l', '▁H e'] },
+  };
+}
+
+function byteLevel(): Json {
+  return structuredClone(syntheticByteLevelTokenizer('llama3').json) as Json;
+}
+
+/** Nested Sequence pre-tokenizers, built without recursion (as JSON.parse would give them). */
+function nestedSequences(depth: number): Json {
+  let inner: Json = { type: 'Metaspace', replacement: '▁' };
+  for (let i = 0; i < depth; i++) inner = { type: 'Sequence', pretokenizers: [inner] };
+  return inner;
+}
+
+describe('issue #18 finding 1: Metaspace with an empty replacement', () => {
+  it('is refused at load time (encode used to loop without advancing)', () => {
+    const json = metaspaceTokenizer();
+    (json.pre_tokenizer as Json).replacement = '';
+    const e = typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello world'));
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toContain('pre_tokenizer.replacement');
+  });
+});
+
+describe('issue #18 finding 2: deeply nested Sequences', () => {
+  it.each([50_000, 10_000, 100])('pre_tokenizer nested %i deep is a typed error, not a stack overflow', (depth) => {
+    const json = metaspaceTokenizer();
+    json.pre_tokenizer = JSON.parse(JSON.stringify(nestedSequences(Math.min(depth, 1000)))); // JSON.stringify itself recurses
+    if (depth > 1000) json.pre_tokenizer = nestedSequences(depth);
+    const e = typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello'));
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toMatch(/pre_tokenizer.*nested/);
+  });
+
+  it('a few nested Sequences, as real files may have, still load', () => {
+    const json = metaspaceTokenizer();
+    json.pre_tokenizer = nestedSequences(3);
+    expect(HuggingFaceTokenizer.fromJSON(json).encode('Hello', { addBos: false })).toEqual([8, 7, 5]);
+  });
+});
+
+type Meta = Array<[string, GgufMetadataValue]>;
+async function gguf(metadata: Meta) {
+  return readGguf(new MemoryByteSource('hostile.gguf', await encodeGguf({ metadata, tensors: [] })));
+}
+
+describe('issue #18 finding 3: GGUF special ids outside the vocabulary actually used', () => {
+  it('eos id 614525732 with an embedded tokenizer.huggingface.json and no tokenizer.ggml.tokens', async () => {
+    const g = await gguf([
+      ['tokenizer.huggingface.json', ggufValue.string(JSON.stringify(metaspaceTokenizer()))],
+      ['tokenizer.ggml.eos_token_id', ggufValue.uint32(614525732)],
+    ]);
+    const e = typedError(() => tokenizerFromGguf(g).encode('Hello', { addBos: true }));
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toContain('tokenizer.ggml.eos_token_id');
+  });
+
+  it('ids valid for tokenizer.ggml.tokens but not for the embedded one-token vocabulary', async () => {
+    const tokens = Array.from({ length: 2048 }, (_, i) => `t${i}`);
+    const oneToken = { ...metaspaceTokenizer(), added_tokens: [], model: { type: 'BPE', vocab: { a: 0 }, merges: [] } };
+    const g = await gguf([
+      ['tokenizer.ggml.tokens', ggufValue.strings(tokens)],
+      ['tokenizer.huggingface.json', ggufValue.string(JSON.stringify(oneToken))],
+      ['tokenizer.ggml.bos_token_id', ggufValue.uint32(1)],
+      ['tokenizer.ggml.eos_token_id', ggufValue.uint32(2000)],
+    ]);
+    const e = typedError(() => tokenizerFromGguf(g));
+    expect(e.message).toMatch(/tokenizer\.ggml\.(bos|eos)_token_id/);
+  });
+
+  it('special ids of the wrong GGUF type are refused (the spec says uint32)', async () => {
+    const g = await gguf([
+      ['tokenizer.huggingface.json', ggufValue.string(JSON.stringify(metaspaceTokenizer()))],
+      ['tokenizer.ggml.bos_token_id', ggufValue.float32(1.5)],
+    ]);
+    expect(typedError(() => tokenizerFromGguf(g)).message).toContain('tokenizer.ggml.bos_token_id');
+  });
+});
+
+describe('issue #18 finding 4: odd value types', () => {
+  const wordPiece = (vocab: unknown): Json => ({
+    ...metaspaceTokenizer(),
+    pre_tokenizer: { type: 'WhitespaceSplit' },
+    decoder: null,
+    added_tokens: [],
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  });
+  const unigram = (vocab: unknown): Json => ({
+    ...metaspaceTokenizer(),
+    added_tokens: [],
+    model: { type: 'Unigram', unk_id: 0, vocab },
+  });
+
+  it('WordPiece model.vocab that is a string', () => {
+    const e = typedError(() => HuggingFaceTokenizer.fromJSON(wordPiece('[UNK] a b')).decode([0, 1]));
+    expect(e.message).toContain('model.vocab');
+  });
+
+  it('Unigram piece that is not a string', () => {
+    const e = typedError(() => {
+      const t = HuggingFaceTokenizer.fromJSON(unigram([['<unk>', 0], [7, -1], ['▁H', -2]]));
+      const d = t.createStreamDecoder();
+      d.push(1);
+    });
+    expect(e.message).toContain('model.vocab[1]');
+  });
+
+  it('Split behavior that is not a string', () => {
+    const json = byteLevel();
+    ((json.pre_tokenizer as Json).pretokenizers as Json[])[0].behavior = 7;
+    const e = typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello world'));
+    expect(e.message).toContain('pre_tokenizer.pretokenizers[0].behavior');
+  });
+
+  it.each([true, -1, '5'])('WordPiece and Unigram vocab values like %j are refused, never returned as ids', (bad) => {
+    const e1 = typedError(() => HuggingFaceTokenizer.fromJSON(wordPiece({ '[UNK]': 0, Hello: bad })).encode('Hello'));
+    expect(e1.message).toContain('model.vocab.Hello');
+    if (bad === -1) return; // a valid Unigram score
+    const e2 = typedError(() => HuggingFaceTokenizer.fromJSON(unigram([['<unk>', 0], ['▁Hello', bad]])).encode('Hello'));
+    expect(e2.message).toContain('model.vocab[1]');
+  });
+});
+
+describe('issue #18 finding 5: configurations that made @huggingface/tokenizers unbounded', () => {
+  it('[Split, ByteLevel] repeated 100 times (text doubled at each ByteLevel)', () => {
+    const json = byteLevel();
+    const pair = (json.pre_tokenizer as Json).pretokenizers as Json[];
+    (json.pre_tokenizer as Json).pretokenizers = Array.from({ length: 100 }, () => pair).flat();
+    const e = typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello world'));
+    expect(e.message).toContain('pre_tokenizer');
+  });
+
+  it('[Split, ByteLevel] repeated 16 times is refused as too much growth', () => {
+    const json = byteLevel();
+    const pair = (json.pre_tokenizer as Json).pretokenizers as Json[];
+    (json.pre_tokenizer as Json).pretokenizers = Array.from({ length: 16 }, () => pair).flat();
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello world')).message).toMatch(/grow/);
+  });
+
+  it('a Replace normalizer content of 6 MB', () => {
+    const json = metaspaceTokenizer();
+    json.normalizer = { type: 'Replace', pattern: { String: ' ' }, content: 'x'.repeat(6_000_000) };
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello world')).message).toContain('normalizer.content');
+  });
+
+  it('max_input_chars_per_word as a deeply nested array', () => {
+    let nested: unknown = [100];
+    for (let i = 0; i < 1000; i++) nested = [nested];
+    const json: Json = {
+      ...metaspaceTokenizer(),
+      added_tokens: [],
+      pre_tokenizer: { type: 'WhitespaceSplit' },
+      decoder: null,
+      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: nested, vocab: { '[UNK]': 0, Hello: 1 } },
+    };
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json).encode('Hello Hello')).message).toContain('model.max_input_chars_per_word');
+  });
+
+  it('a Unigram vocab entry nested 100,000 deep', () => {
+    let nested: unknown = ['a', 0];
+    for (let i = 0; i < 100_000; i++) nested = [nested];
+    const json: Json = { ...metaspaceTokenizer(), added_tokens: [], model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0], nested] } };
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json).decode([0, 1])).message).toMatch(/model.*nested/);
+  });
+
+  it('model.vocab as a 2,000,000-character string is refused at once', () => {
+    const json = metaspaceTokenizer();
+    (json.model as Json).vocab = 'v'.repeat(2_000_000);
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json), 200).message).toContain('model.vocab');
+  });
+});
+
+describe('issue #18 finding 6: API misuse gives TokenizerArgumentError', () => {
+  const tokenizers: Array<[string, () => Tokenizer]> = [
+    ['HuggingFaceTokenizer', () => HuggingFaceTokenizer.fromJSON(metaspaceTokenizer())],
+    [
+      'SentencePieceTokenizer',
+      () => new SentencePieceTokenizer({ pieces: ['<unk>', '<s>', '</s>', '▁', 'a'], scores: [0, 0, 0, -1, -2] }),
+    ],
+  ];
+  it.each(tokenizers)('%s', (_name, make) => {
+    const t = make();
+    for (const bad of [1.5, Number.NaN, '3' as unknown as number, 2 ** 53]) {
+      for (const call of [
+        () => t.idToPiece(bad),
+        () => t.decode([bad]),
+        () => t.createStreamDecoder({ prefix: [bad] }),
+        () => t.createStreamDecoder().push(bad),
+      ]) {
+        const e = typedError(call);
+        expect(e).toBeInstanceOf(TokenizerArgumentError);
+      }
+    }
+    expect(typedError(() => t.encode(42 as unknown as string))).toBeInstanceOf(TokenizerArgumentError);
+    expect(typedError(() => t.decode('12' as unknown as number[]))).toBeInstanceOf(TokenizerArgumentError);
+    // Integer ids out of range stay what the README says: ignored by decode, '' for idToPiece.
+    expect(t.decode([-1, 10 ** 9])).toBe('');
+    expect(t.idToPiece(10 ** 9)).toBe('');
+  });
+});
