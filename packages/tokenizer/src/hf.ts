@@ -352,7 +352,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
         const vocab = this.model.tokens_to_ids;
         for (const p of pieces) {
           const id = vocab.get(p) ?? this.model.unk_token_id;
-          if (id === undefined) {
+          // Unigram with `unk_id: null` leaves unk_token_id null: as Rust, an unknown piece is then an error.
+          if (typeof id !== 'number') {
             throw new ModelFormatError(this.source, `cannot encode '${p}': not in the vocabulary and the model has no unknown token`);
           }
           out.push(id);

@@ -237,3 +237,17 @@ describe('issue #18 finding 6: API misuse gives TokenizerArgumentError', () => {
     expect(t.idToPiece(10 ** 9)).toBe('');
   });
 });
+
+describe('findings of the fuzz campaign (npm run fuzz)', () => {
+  it('gguf-vocab seed 7 case 841: Unigram with unk_id null returned null ids from encode', () => {
+    const json: Json = {
+      added_tokens: [{ id: 0, content: '<unk>', special: true }],
+      pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' },
+      decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' },
+      model: { type: 'Unigram', unk_id: null, vocab: [['<unk>', 0], ['▁', -1], ['a', -3]] },
+    };
+    const t = HuggingFaceTokenizer.fromJSON(json);
+    expect(t.encode('a a', { addBos: false })).toEqual([1, 2, 1, 2]);
+    expect(typedError(() => t.encode('Once')).message).toContain('not in the vocabulary and the model has no unknown token');
+  });
+});

@@ -33,6 +33,11 @@ export function int(r: Rand, n: number): number {
   return Math.floor(r() * n);
 }
 
+/** 1..max, log-uniform (big values stay possible but rare, so a case stays cheap on average). */
+export function logInt(r: Rand, max: number): number {
+  return Math.max(1, Math.floor(Math.exp(r() * Math.log(max))));
+}
+
 /** Nested arrays `depth` deep around `inner`, built without recursion. */
 export function nest(inner: unknown, depth: number): unknown {
   let v = inner;
@@ -59,8 +64,8 @@ export function hostileValue(r: Rand): unknown {
     () => ({ a: -7, b: 1e9 }),
     () => Array.from({ length: 50 }, (_, i) => [i, 'x']),
     // Shapes of the issue #18 findings: deep nesting, long strings, wrong-but-plausible types.
-    () => nest(pick(r, [1, 'a', ['a', 0]]), 1 + int(r, 3000)),
-    () => 'y'.repeat(1 + int(r, 1_000_000)),
+    () => nest(pick(r, [1, 'a', ['a', 0]]), logInt(r, 5000)),
+    () => 'y'.repeat(logInt(r, 2_000_000)),
     () => pick(r, ['5', '-1', 'Removed', 'Isolated', '▁', ' ', 'always', 'first', 'never']),
     () => pick(r, [0, 1, 100, 255, 256, 65535, 2 ** 21, 2 ** 31, -0, Number.MAX_VALUE, 1e-300]),
     () => ({ type: pick(r, ['Sequence', 'Metaspace', 'ByteLevel', 'Split', 'Replace', 'FixedLength', 'Prepend', 'NFKC', 'Unigram', 'WordPiece']) }),
@@ -68,9 +73,15 @@ export function hostileValue(r: Rand): unknown {
   return pick(r, choices)();
 }
 
-/** Replaces (or deletes, or repeats) one value at a random path of depth up to 5 of a JSON document. */
+/**
+ * Replaces (or deletes, or repeats, or nests) one value at a random path of
+ * depth up to 5 of a JSON document. Copy on write: only the objects on the
+ * path are copied, so the seed is never modified and big seeds stay cheap.
+ */
 export function mutateJson(doc: unknown, r: Rand): unknown {
-  const root = structuredClone(doc) as Record<string, unknown>;
+  const copy = (v: unknown): Record<string, unknown> | unknown[] => (Array.isArray(v) ? v.slice() : { ...(v as Record<string, unknown>) });
+  if (doc === null || typeof doc !== 'object') return hostileValue(r);
+  const root = copy(doc);
   let node: Record<string, unknown> | unknown[] = root;
   for (let depth = 0; depth < 5; depth++) {
     const keys = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node);
@@ -83,15 +94,17 @@ export function mutateJson(doc: unknown, r: Rand): unknown {
       if (roll < 0.15 && !Array.isArray(node)) delete (node as Record<string, unknown>)[k as string];
       else if (roll < 0.25 && Array.isArray(node)) {
         // Repeat the whole array (long chains, as [Split, ByteLevel] x 100).
-        const copy = node.slice();
+        const items = node.slice();
         const times = 1 + int(r, 60);
-        for (let t = 0; t < times && node.length < 20_000; t++) node.push(...structuredClone(copy));
+        for (let t = 0; t < times && node.length < 20_000; t++) node.push(...items);
       } else if (roll < 0.32 && typeof child === 'object' && child !== null) {
         (node as Record<string | number, unknown>)[k] = nest(child, 1 + int(r, 200));
       } else (node as Record<string | number, unknown>)[k] = hostileValue(r);
       return root;
     }
-    node = child as Record<string, unknown> | unknown[];
+    const c = copy(child);
+    (node as Record<string | number, unknown>)[k] = c;
+    node = c;
   }
   return root;
 }
