@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { caseRng } from './mutators.js';
 import { findTarget, type TargetState } from './targets.js';
-import type { Finding, WorkerJob, WorkerReport } from './protocol.js';
+import { Progress, type Finding, type WorkerJob, type WorkerMessage } from './protocol.js';
 import { saveReproducer } from './worker.js';
 
 export interface CampaignOptions {
@@ -61,76 +61,62 @@ export async function runTarget(name: string, o: CampaignOptions): Promise<Targe
   };
   let next = 0;
   while (next < o.cases && Date.now() < deadline) {
-    const progress = new SharedArrayBuffer(16);
-    const index = new Int32Array(progress, 0, 1);
-    const started = new Float64Array(progress, 8, 1);
-    Atomics.store(index, 0, -1);
-    const job: WorkerJob = { target: name, seed: o.seed, from: next, to: o.cases, deadline, slowMs: o.slowMs, outDir: o.outDir, progress };
-    const outcome = await new Promise<{ next: number; killed: 'hang' | 'oom' | null; at: number; detail: string }>((resolve, reject) => {
+    const progress = new Progress();
+    const { counts, values } = progress;
+    Atomics.store(counts, 0, -1);
+    const job: WorkerJob = { target: name, seed: o.seed, from: next, to: o.cases, deadline, slowMs: o.slowMs, outDir: o.outDir, progress: progress.buffer };
+    type Outcome = { next: number | null; killed: 'hang' | 'oom' | 'crash' | null; at: number; detail: string };
+    const outcome = await new Promise<Outcome>((resolve, reject) => {
       const worker = new Worker(o.workerPath, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: o.heapMb, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 } });
       let settled = false;
-      let lastNext = next;
-      const finish = (v: { next: number; killed: 'hang' | 'oom' | null; at: number; detail: string }) => {
+      const finish = (v: Outcome) => {
         if (settled) return;
         settled = true;
         clearInterval(watch);
+        void worker.terminate();
         resolve(v);
       };
       const watch = setInterval(() => {
-        const at = Atomics.load(index, 0);
-        if (at >= 0 && Date.now() - started[0]! > o.timeoutMs) {
-          void worker.terminate();
-          finish({ next: at + 1, killed: 'hang', at, detail: `still running after ${o.timeoutMs} ms: worker terminated` });
-        }
+        const at = Atomics.load(counts, 0);
+        if (at >= 0 && Date.now() - values[0]! > o.timeoutMs) finish({ next: null, killed: 'hang', at, detail: `still running after ${o.timeoutMs} ms: worker terminated` });
       }, 50);
-      worker.on('message', (m: WorkerReport | { type: 'fatal'; message: string }) => {
+      worker.on('message', (m: WorkerMessage) => {
         if (m.type === 'fatal') {
           settled = true;
           clearInterval(watch);
           void worker.terminate();
           reject(new Error(`fuzz worker for ${name} failed: ${m.message}`));
-          return;
-        }
-        res.cases += m.done;
-        res.ok += m.ok;
-        res.typed += m.typed;
-        res.slowOnce += m.slowOnce;
-        res.maxCaseMs = Math.max(res.maxCaseMs, m.maxCaseMs);
-        res.maxGrowthMb = Math.max(res.maxGrowthMb, m.maxGrowth / 2 ** 20);
-        if (m.notes) for (const n of m.notes) if (!res.notes.includes(n)) res.notes.push(n);
-        for (const f of m.findings) {
+        } else if (m.type === 'finding') {
+          const f = m.finding;
           res.findings.push(f);
           if (f.kind === 'untyped') res.untyped++;
           else if (f.kind === 'slow') res.slow++;
           else if (f.kind === 'memory') res.memory++;
           o.log?.(`  ${name}: ${f.kind} at case ${f.index}: ${f.detail}${f.file ? ` (saved ${f.file})` : ''}`);
-        }
-        lastNext = m.next;
-        if (m.finished) {
-          void worker.terminate();
+        } else {
+          for (const n of m.notes) if (!res.notes.includes(n)) res.notes.push(n);
           finish({ next: m.next, killed: null, at: -1, detail: '' });
         }
       });
       worker.on('error', (e: Error & { code?: string }) => {
-        const at = Atomics.load(index, 0);
+        const at = Atomics.load(counts, 0);
         const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
-        if (!oom && at < 0) {
-          settled = true;
-          clearInterval(watch);
-          reject(e);
-          return;
-        }
-        const idx = at >= 0 ? at : lastNext;
-        finish({ next: idx + 1, killed: oom ? 'oom' : null, at: idx, detail: `${e.code ?? e.name}: ${e.message}` });
+        finish({ next: null, killed: oom ? 'oom' : 'crash', at: at >= 0 ? at : next + Atomics.load(counts, 1), detail: `${e.code ?? e.name}: ${e.message}` });
       });
-      worker.on('exit', () => finish({ next: lastNext, killed: null, at: -1, detail: '' }));
+      worker.on('exit', () => finish({ next: null, killed: 'crash', at: next + Atomics.load(counts, 1), detail: 'worker exited without finishing' }));
     });
-    if (outcome.killed !== null || outcome.at >= 0) {
+    // Exact counts of this worker, even when it was killed.
+    res.cases += Atomics.load(counts, 1);
+    res.ok += Atomics.load(counts, 2);
+    res.typed += Atomics.load(counts, 3);
+    res.slowOnce += Atomics.load(counts, 4);
+    res.maxCaseMs = Math.max(res.maxCaseMs, values[1]!);
+    res.maxGrowthMb = Math.max(res.maxGrowthMb, values[2]! / 2 ** 20);
+    if (outcome.killed !== null) {
       res.cases++;
-      const kind = outcome.killed ?? 'untyped';
+      const kind = outcome.killed === 'crash' ? 'untyped' : outcome.killed;
       const file = await regenerate(outcome.at, kind);
-      const f: Finding = { kind, index: outcome.at, detail: outcome.detail, file };
-      res.findings.push(f);
+      res.findings.push({ kind, index: outcome.at, detail: outcome.detail, file });
       if (kind === 'hang') {
         res.hangs++;
         res.slow++;
@@ -139,9 +125,11 @@ export async function runTarget(name: string, o: CampaignOptions): Promise<Targe
         res.memory++;
       } else res.untyped++;
       o.log?.(`  ${name}: ${kind} at case ${outcome.at}: ${outcome.detail} (saved ${file})`);
+      next = outcome.at + 1;
+    } else {
+      next = outcome.next!;
+      break; // the worker ran to the end of its job (all cases or the deadline)
     }
-    if (outcome.next <= next && outcome.killed === null && outcome.at < 0) break; // finished (deadline) or no progress
-    next = outcome.next;
   }
   res.seconds = (Date.now() - t0) / 1000;
   return res;

@@ -12,8 +12,24 @@ export interface WorkerJob {
   slowMs: number;
   /** Where reproducers go (a folder per target). */
   outDir: string;
-  /** [0]: index of the case running (-1: between cases); [1]: its start (Date.now(), in the Float64 view). */
+  /** Counters the worker keeps up to date case by case, readable after it is killed: see Progress. */
   progress: SharedArrayBuffer;
+}
+
+/**
+ * Views of WorkerJob.progress. Kept in shared memory (not in messages) so the
+ * counts of a worker killed mid-campaign are exact.
+ */
+export class Progress {
+  static readonly BYTES = 64;
+  /** [0] index of the running case (-1 between cases), [1] cases done, [2] ok, [3] typed errors, [4] slow once. */
+  readonly counts: Int32Array;
+  /** [0] start of the running case (Date.now()), [1] slowest case (ms), [2] largest memory growth (bytes). */
+  readonly values: Float64Array;
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(Progress.BYTES)) {
+    this.counts = new Int32Array(buffer, 0, 8);
+    this.values = new Float64Array(buffer, 32, 4);
+  }
 }
 
 export interface Finding {
@@ -23,22 +39,9 @@ export interface Finding {
   file: string | null;
 }
 
-export interface WorkerReport {
-  type: 'report';
-  /** Cases finished since the last report. */
-  done: number;
-  ok: number;
-  typed: number;
-  /** Cases over slowMs that were fast on their re-run (machine noise). */
-  slowOnce: number;
-  maxCaseMs: number;
-  /** Largest growth of V8 heap + external memory over one case (bytes, measured after it, without a GC in between). */
-  maxGrowth: number;
-  findings: Finding[];
-  /** Index of the next case this worker will run. */
-  next: number;
-  finished: boolean;
-  notes?: string[];
-}
+/** Worker to campaign: a finding as soon as it happens, and the end of the job. */
+export type WorkerMessage =
+  | { type: 'finding'; finding: Finding }
+  | { type: 'done'; next: number; notes: string[] }
+  | { type: 'fatal'; message: string };
 
-export const PROGRESS_INDEX = 0;

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isBitexitError } from '@bitexit/format';
 import { caseRng } from './mutators.js';
 import { findTarget } from './targets.js';
-import type { Finding, WorkerJob, WorkerReport } from './protocol.js';
+import { Progress, type Finding, type WorkerJob, type WorkerMessage } from './protocol.js';
 
 export function saveReproducer(outDir: string, target: string, seed: number, index: number, kind: string, input: Uint8Array): string {
   const dir = join(outDir, target);
@@ -27,66 +27,56 @@ function memoryNow(): number {
 
 async function main(job: WorkerJob): Promise<void> {
   const port = parentPort!;
+  const send = (m: WorkerMessage) => port.postMessage(m);
   const state = await findTarget(job.target).setup();
-  const index = new Int32Array(job.progress, 0, 1);
-  const started = new Float64Array(job.progress, 8, 1);
-  let report: WorkerReport = { type: 'report', done: 0, ok: 0, typed: 0, slowOnce: 0, maxCaseMs: 0, maxGrowth: 0, findings: [], next: job.from, finished: false, notes: state.notes };
-  let lastSent = Date.now();
-  const send = (finished: boolean, next: number) => {
-    report.finished = finished;
-    report.next = next;
-    port.postMessage(report);
-    report = { type: 'report', done: 0, ok: 0, typed: 0, slowOnce: 0, maxCaseMs: 0, maxGrowth: 0, findings: [], next, finished: false };
-    lastSent = Date.now();
-  };
+  const { counts, values } = new Progress(job.progress);
+  const found = (f: Finding) => send({ type: 'finding', finding: f });
   const runOnce = async (input: Uint8Array): Promise<{ ms: number; error: unknown }> => {
+    values[0] = Date.now();
+    Atomics.store(counts, 0, currentIndex);
     const t0 = performance.now();
     try {
       await state.run(input);
       return { ms: performance.now() - t0, error: null };
     } catch (e) {
       return { ms: performance.now() - t0, error: e ?? new Error(String(e)) };
+    } finally {
+      Atomics.store(counts, 0, -1);
     }
   };
+  let currentIndex = job.from;
   let i = job.from;
   for (; i < job.to && Date.now() < job.deadline; i++) {
+    currentIndex = i;
     const input = await state.generate(caseRng(job.seed, i));
-    started[0] = Date.now();
-    Atomics.store(index, 0, i);
     const m0 = memoryNow();
     let { ms, error } = await runOnce(input);
     const growth = memoryNow() - m0;
-    Atomics.store(index, 0, -1);
     if (ms > job.slowMs) {
       // Re-time once: the machine is shared, a single slow run may be someone else's load.
-      started[0] = Date.now();
-      Atomics.store(index, 0, i);
       const again = await runOnce(input);
-      Atomics.store(index, 0, -1);
       if (again.ms > job.slowMs) {
         const file = saveReproducer(job.outDir, job.target, job.seed, i, 'slow', input);
-        report.findings.push({ kind: 'slow', index: i, detail: `${Math.round(ms)} ms, then ${Math.round(again.ms)} ms`, file });
-      } else report.slowOnce++;
+        found({ kind: 'slow', index: i, detail: `${Math.round(ms)} ms, then ${Math.round(again.ms)} ms`, file });
+      } else Atomics.add(counts, 4, 1);
       ms = Math.min(ms, again.ms);
     }
-    if (ms > report.maxCaseMs) report.maxCaseMs = ms;
-    if (growth > report.maxGrowth) report.maxGrowth = growth;
+    if (ms > values[1]!) values[1] = ms;
+    if (growth > values[2]!) values[2] = growth;
     if (growth > 256 * 2 ** 20) {
       const file = saveReproducer(job.outDir, job.target, job.seed, i, 'memory', input);
-      report.findings.push({ kind: 'memory', index: i, detail: `memory grew ${Math.round(growth / 2 ** 20)} MB`, file });
+      found({ kind: 'memory', index: i, detail: `memory grew ${Math.round(growth / 2 ** 20)} MB`, file });
     }
-    report.done++;
-    if (error === null) report.ok++;
-    else if (isBitexitError(error)) report.typed++;
+    if (error === null) Atomics.add(counts, 2, 1);
+    else if (isBitexitError(error)) Atomics.add(counts, 3, 1);
     else {
       const file = saveReproducer(job.outDir, job.target, job.seed, i, 'untyped', input);
       const e = error as Error;
-      const finding: Finding = { kind: 'untyped', index: i, detail: `${e?.name}: ${String(e?.message).slice(0, 300)} @ ${String(e?.stack).split('\n').slice(1, 4).join(' | ')}`, file };
-      report.findings.push(finding);
+      found({ kind: 'untyped', index: i, detail: `${e?.name}: ${String(e?.message).slice(0, 300)} @ ${String(e?.stack).split('\n').slice(1, 4).join(' | ')}`, file });
     }
-    if (Date.now() - lastSent > 500) send(false, i + 1);
+    Atomics.add(counts, 1, 1);
   }
-  send(true, i);
+  send({ type: 'done', next: i, notes: state.notes });
 }
 
 if (parentPort && workerData) {
