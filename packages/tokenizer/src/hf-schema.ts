@@ -127,7 +127,22 @@ export const postProcessorSchema: z.ZodType<Component> = z.lazy(() =>
   ]) as z.ZodType<Component>,
 );
 
-const vocabObject = z.record(tokenString, id).refine((v) => Object.keys(v).length <= LIMITS.maxVocab, `more than ${LIMITS.maxVocab} entries`);
+/**
+ * token -> id object. Checked entry by entry over Object.entries (not z.record, whose output
+ * drops a `__proto__` key, a plausible token of code vocabularies); the input object is kept.
+ */
+const vocabObject = z
+  .custom<Record<string, number>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of token: id')
+  .superRefine((v, ctx) => {
+    const entries = Object.entries(v);
+    if (entries.length > LIMITS.maxVocab) ctx.addIssue({ code: 'custom', message: `more than ${LIMITS.maxVocab} entries` });
+    for (const [token, value] of entries) {
+      if (token.length > LIMITS.maxTokenChars) return ctx.addIssue({ code: 'custom', message: `token longer than ${LIMITS.maxTokenChars} chars`, path: [token.slice(0, 40)] });
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= LIMITS.maxVocab) {
+        return ctx.addIssue({ code: 'custom', message: `id ${JSON.stringify(value)?.slice(0, 40)} is not an integer in 0..${LIMITS.maxVocab - 1}`, path: [token] });
+      }
+    }
+  });
 const optionalToken = tokenString.nullish();
 
 const bpeModel = z.looseObject({
@@ -160,7 +175,7 @@ const unigramModel = z.looseObject({
 });
 
 /** Files without `type` in model: the Rust crate tells BPE (merges) from Unigram (vocab list). */
-function withModelType(model: unknown): unknown {
+export function withModelType(model: unknown): unknown {
   if (typeof model !== 'object' || model === null || Array.isArray(model) || 'type' in model) return model;
   const m = model as Record<string, unknown>;
   if (Array.isArray(m.merges)) return { ...m, type: 'BPE' };
@@ -256,8 +271,11 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, source: string, what
   return r.data;
 }
 
-/** Validates a parsed tokenizer.json (ModelFormatError naming the field otherwise) and checks its growth bound. */
-export function validateTokenizerJson(json: unknown, source: string): TokenizerJson {
+/**
+ * Validates a parsed tokenizer.json (ModelFormatError naming the field otherwise) and checks its growth bound.
+ * Returns the input itself (zod's output copies objects and drops `__proto__` keys), with `model.type` filled in.
+ */
+export function validateTokenizerJson(json: Record<string, unknown>, source: string): TokenizerJson {
   const doc = parseWith(tokenizerJsonSchema, json, source, 'tokenizer.json');
   const growth = normalizerGrowth(doc.normalizer) * preTokenizerGrowth(doc.pre_tokenizer);
   if (growth > LIMITS.maxGrowth) {
@@ -266,11 +284,13 @@ export function validateTokenizerJson(json: unknown, source: string): TokenizerJ
       `${prefix(source, 'tokenizer.json')}normalizer and pre_tokenizer may grow the text ${growth > 1e9 ? 'more than 1e9' : Math.round(growth)} times (at most ${LIMITS.maxGrowth})`,
     );
   }
-  return doc;
+  return { ...json, model: withModelType(json.model) } as TokenizerJson;
 }
 
-export function validateTokenizerConfig(config: unknown, source: string): TokenizerConfig {
-  return parseWith(tokenizerConfigSchema, config, source, 'tokenizer_config.json');
+/** Validates tokenizer_config.json; returns the input itself. */
+export function validateTokenizerConfig(config: Record<string, unknown>, source: string): TokenizerConfig {
+  parseWith(tokenizerConfigSchema, config, source, 'tokenizer_config.json');
+  return config as TokenizerConfig;
 }
 
 /**

@@ -292,7 +292,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
       throw new ModelFormatError(source, 'tokenizer_config.json is not a JSON object');
     }
     const json = validateTokenizerJson(tokenizerJson, source) as Json;
-    const config = tokenizerConfig ? (validateTokenizerConfig(tokenizerConfig, source) as Json) : {};
+    const config = tokenizerConfig ? (validateTokenizerConfig(tokenizerConfig as Json, source) as Json) : {};
     return new HuggingFaceTokenizer(json, config, options);
   }
 

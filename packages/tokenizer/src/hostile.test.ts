@@ -251,3 +251,18 @@ describe('findings of the fuzz campaign (npm run fuzz)', () => {
     expect(typedError(() => t.encode('Once')).message).toContain('not in the vocabulary and the model has no unknown token');
   });
 });
+
+describe('validation keeps the document as it is', () => {
+  it("a '__proto__' token (zod's record output would drop it) stays in the vocabulary", () => {
+    const json = JSON.parse('{"model":{"type":"BPE","vocab":{"a":0,"__proto__":1,"constructor":2},"merges":[],"ignore_merges":true},"pre_tokenizer":{"type":"WhitespaceSplit"}}');
+    const t = HuggingFaceTokenizer.fromJSON(json);
+    expect(t.vocabSize).toBe(3);
+    expect(t.tokenToId('__proto__')).toBe(1);
+    expect(t.encode('__proto__ constructor a', { addBos: false })).toEqual([1, 2, 0]);
+  });
+
+  it("a '__proto__' vocab entry with a bad id is still refused", () => {
+    const json = JSON.parse('{"model":{"type":"WordPiece","unk_token":"a","vocab":{"a":0,"__proto__":"5"}}}');
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json)).message).toContain('model.vocab.__proto__');
+  });
+});
