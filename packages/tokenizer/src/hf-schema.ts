@@ -25,7 +25,7 @@ export const LIMITS = {
   maxCharsmapChars: 4 << 20,
   /** Items of a Sequence of normalizers, pre-tokenizers, decoders or post-processors (real: at most 5). */
   maxChain: 32,
-  /** How many times the normalizer + pre-tokenizer chain may multiply the length of the text (real: at most 4). */
+  /** How many times the normalizer + pre-tokenizer chain (and, per token, the decoder) may multiply the length of the text (real: at most 4). */
   maxGrowth: 256,
   /** WordPiece max_input_chars_per_word (real: 100 or 200; its matching is cubic in this). */
   maxWordPieceChars: 1024,
@@ -284,6 +284,10 @@ export function validateTokenizerJson(json: Record<string, unknown>, source: str
       `${prefix(source, 'tokenizer.json')}normalizer and pre_tokenizer may grow the text ${growth > 1e9 ? 'more than 1e9' : Math.round(growth)} times (at most ${LIMITS.maxGrowth})`,
     );
   }
+  const decoderGrowth = growthOf(doc.decoder, 'decoders', () => 1);
+  if (decoderGrowth > LIMITS.maxGrowth) {
+    throw new ModelFormatError(source, `${prefix(source, 'tokenizer.json')}decoder may grow each token ${decoderGrowth > 1e9 ? 'more than 1e9' : Math.round(decoderGrowth)} times (at most ${LIMITS.maxGrowth})`);
+  }
   return { ...json, model: withModelType(json.model) } as TokenizerJson;
 }
 
@@ -305,6 +309,14 @@ function replaceGrowth(cfg: Component): number {
   const content = (cfg.content as string).length;
   if (typeof p.String === 'string' && p.String.length > 0) return Math.max(1, Math.ceil(content / p.String.length));
   return 1 + content;
+}
+
+/** Growth of a Sequence (product of its items) or of one component (Replace by its content, others by `other`). */
+function growthOf(cfg: Component | null | undefined, items: string, other: (c: Component) => number): number {
+  if (!cfg) return 1;
+  if (cfg.type === 'Sequence') return (cfg[items] as Component[]).reduce((g, c) => g * growthOf(c, items, other), 1);
+  if (cfg.type === 'Replace') return replaceGrowth(cfg);
+  return other(cfg);
 }
 
 function normalizerGrowth(cfg: Component | null | undefined): number {

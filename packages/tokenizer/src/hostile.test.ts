@@ -266,3 +266,11 @@ describe('validation keeps the document as it is', () => {
     expect(typedError(() => HuggingFaceTokenizer.fromJSON(json)).message).toContain('model.vocab.__proto__');
   });
 });
+
+describe('decoder growth', () => {
+  it('a decoder Replace that blows each token up 4096 times is refused', () => {
+    const json = metaspaceTokenizer();
+    json.decoder = { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: 'z'.repeat(4096) }, { type: 'Fuse' }] };
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json)).message).toMatch(/decoder may grow each token 4096 times/);
+  });
+});
