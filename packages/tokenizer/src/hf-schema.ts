@@ -134,9 +134,11 @@ export const postProcessorSchema: z.ZodType<Component> = z.lazy(() =>
 const vocabObject = z
   .custom<Record<string, number>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of token: id')
   .superRefine((v, ctx) => {
-    const entries = Object.entries(v);
-    if (entries.length > LIMITS.maxVocab) ctx.addIssue({ code: 'custom', message: `more than ${LIMITS.maxVocab} entries` });
-    for (const [token, value] of entries) {
+    let n = 0;
+    for (const token in v) {
+      if (!Object.hasOwn(v, token)) continue;
+      const value = v[token];
+      if (++n > LIMITS.maxVocab) return ctx.addIssue({ code: 'custom', message: `more than ${LIMITS.maxVocab} entries` });
       if (token.length > LIMITS.maxTokenChars) return ctx.addIssue({ code: 'custom', message: `token longer than ${LIMITS.maxTokenChars} chars`, path: [token.slice(0, 40)] });
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= LIMITS.maxVocab) {
         return ctx.addIssue({ code: 'custom', message: `id ${JSON.stringify(value)?.slice(0, 40)} is not an integer in 0..${LIMITS.maxVocab - 1}`, path: [token] });
@@ -145,10 +147,40 @@ const vocabObject = z
   });
 const optionalToken = tokenString.nullish();
 
+/**
+ * Big arrays (280k merges, 250k Unigram entries) are checked by a plain loop: zod's per-element
+ * tuple/union schemas cost seconds on a Llama-3-sized file. `check` returns a problem or null.
+ */
+function bigArray(max: number, min: number, what: string, check: (x: unknown) => string | null) {
+  return z
+    .custom<unknown[]>((v) => Array.isArray(v), `expected an array of ${what}`)
+    .superRefine((v, ctx) => {
+      if (v.length > max || v.length < min) return ctx.addIssue({ code: 'custom', message: `${v.length} entries (expected ${min}..${max})` });
+      for (let i = 0; i < v.length; i++) {
+        const problem = check(v[i]);
+        if (problem !== null) return ctx.addIssue({ code: 'custom', message: problem, path: [i] });
+      }
+    });
+}
+
+const isToken = (x: unknown): x is string => typeof x === 'string' && x.length <= LIMITS.maxTokenChars;
+
+const mergesArray = bigArray(LIMITS.maxMerges, 0, 'merges', (m) =>
+  (typeof m === 'string' && m.length <= 2 * LIMITS.maxTokenChars + 1) || (Array.isArray(m) && m.length === 2 && isToken(m[0]) && isToken(m[1]))
+    ? null
+    : `expected "a b" or ["a", "b"] (tokens of at most ${LIMITS.maxTokenChars} chars)`,
+);
+
+const unigramVocab = bigArray(LIMITS.maxVocab, 1, '[piece, score]', (e) =>
+  Array.isArray(e) && e.length === 2 && isToken(e[0]) && typeof e[1] === 'number' && Number.isFinite(e[1])
+    ? null
+    : `expected [piece, finite score] (pieces of at most ${LIMITS.maxTokenChars} chars)`,
+);
+
 const bpeModel = z.looseObject({
   type: z.literal('BPE'),
   vocab: vocabObject,
-  merges: z.array(z.union([z.string().max(2 * LIMITS.maxTokenChars + 1), z.tuple([tokenString, tokenString])])).max(LIMITS.maxMerges),
+  merges: mergesArray,
   unk_token: optionalToken,
   continuing_subword_prefix: optionalToken,
   end_of_word_suffix: optionalToken,
@@ -169,7 +201,7 @@ const wordPieceModel = z.looseObject({
 
 const unigramModel = z.looseObject({
   type: z.literal('Unigram'),
-  vocab: z.array(z.tuple([tokenString, z.number().finite()])).min(1).max(LIMITS.maxVocab),
+  vocab: unigramVocab,
   unk_id: id.nullish(),
   byte_fallback: flag,
 });
@@ -237,21 +269,44 @@ function fieldPath(path: readonly PropertyKey[]): string {
  * Returns the path of the first node nested deeper than `max`, or null.
  */
 export function tooDeep(root: unknown, max: number): string | null {
-  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: root, depth: 0, path: '' }];
-  while (stack.length > 0) {
-    const { v, depth, path } = stack.pop()!;
+  if (typeof root !== 'object' || root === null) return null;
+  // First pass without paths (cheap on 280k-merge files); the path is found only for a document that fails.
+  const stack: Array<{ v: unknown; depth: number }> = [{ v: root, depth: 0 }];
+  let failed = false;
+  while (stack.length > 0 && !failed) {
+    const { v, depth } = stack.pop()!;
+    const visit = (c: unknown): boolean => {
+      if (typeof c !== 'object' || c === null) return true;
+      if (depth + 1 >= max) return false;
+      // Merges ["a", "b"] and Unigram entries [piece, score]: leaves, nothing to push (280k of them in Llama 3).
+      if (Array.isArray(c) && c.length <= 4 && c.every((x) => typeof x !== 'object' || x === null)) return true;
+      stack.push({ v: c, depth: depth + 1 });
+      return true;
+    };
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length && !failed; i++) failed = !visit(v[i]);
+    } else {
+      // for...in: no array of 128k values allocated for a vocabulary (JSON objects have no inherited keys).
+      for (const k in v as object) if (!visit((v as Record<string, unknown>)[k])) { failed = true; break; }
+    }
+  }
+  if (!failed) return null;
+  // Second pass: the path of the first node found too deep.
+  const named: Array<{ v: unknown; depth: number; path: string }> = [{ v: root, depth: 0, path: '' }];
+  while (named.length > 0) {
+    const { v, depth, path } = named.pop()!;
     if (typeof v !== 'object' || v === null) continue;
     if (depth >= max) return path === '' ? '(document)' : path;
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object' && v[i] !== null) stack.push({ v: v[i], depth: depth + 1, path: `${path}[${i}]` });
+      for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object' && v[i] !== null) named.push({ v: v[i], depth: depth + 1, path: `${path}[${i}]` });
     } else {
       for (const k of Object.keys(v)) {
         const c = (v as Record<string, unknown>)[k];
-        if (typeof c === 'object' && c !== null) stack.push({ v: c, depth: depth + 1, path: path === '' ? k : `${path}.${k}` });
+        if (typeof c === 'object' && c !== null) named.push({ v: c, depth: depth + 1, path: path === '' ? k : `${path}.${k}` });
       }
     }
   }
-  return null;
+  return '(document)';
 }
 
 /** 'tokenizer.json: ' before a field path, unless the source already is that file. */
