@@ -274,3 +274,26 @@ describe('decoder growth', () => {
     expect(typedError(() => HuggingFaceTokenizer.fromJSON(json)).message).toMatch(/decoder may grow each token 4096 times/);
   });
 });
+
+describe('encode work is linear in the input', () => {
+  const unigram: Json = {
+    added_tokens: [{ id: 0, content: '<unk>', special: true }],
+    normalizer: { type: 'NFKC' },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' }] },
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' },
+    model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0], ['▁', -1], ['a', -3], ['xy', -2]] },
+  };
+
+  it('encode seed 20261208 case 19200: a Unigram word of 16,000+ unknown chars (the library fused them in quadratic time)', () => {
+    const t = HuggingFaceTokenizer.fromJSON(unigram);
+    const t0 = performance.now();
+    expect(t.encode('q'.repeat(60_000))).toEqual([1, 0]);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('consecutive unknown pieces become one UNK, as in Rust', () => {
+    const t = HuggingFaceTokenizer.fromJSON(unigram);
+    expect(t.encode('aqqa')).toEqual([1, 2, 0, 2]);
+    expect(t.encode('xy')).toEqual([1, 3]);
+  });
+});
