@@ -7,6 +7,7 @@ import { createDecoderChain, type DecoderChain } from './hf-decoder.js';
 import { BpeModel } from './hf-bpe.js';
 import { LIMITS, validateTokenizerConfig, validateTokenizerJson } from './hf-schema.js';
 import { checkId, checkIds, checkText } from './args.js';
+import { PatternSet } from './patterns.js';
 
 type Json = Record<string, unknown>;
 
@@ -57,77 +58,29 @@ export function pickChatTemplate(x: unknown): string | null {
 
 /**
  * Leftmost-longest matching of added tokens, as Rust's AddedVocabulary (Aho-Corasick, MatchKind::LeftmostLongest),
- * in time linear in the text: an Aho-Corasick automaton of the reversed tokens, run over the reversed text, gives
- * for every position the longest token that starts there; a greedy left-to-right scan then takes the leftmost
- * match, the longest at that position. (Walking a trie from every position was O(text × token length): 88 s for
- * 100,000 chars against one 16,000-char added token.) Starts are code-point boundaries, as before.
+ * in time linear in the text (see PatternSet). Starts are code-point boundaries.
  */
 class TokenTrie {
   readonly empty: boolean;
-  /** Per automaton state: transitions by UTF-16 code unit, failure link, longest terminal suffix state (-1: none), token. */
-  private readonly next: Array<Map<number, number>> = [new Map()];
-  private readonly fail: number[] = [0];
-  private readonly depth: number[] = [0];
-  private readonly output: number[] = [-1];
-  private readonly token: Array<AddedTokenInfo | null> = [null];
+  private readonly patterns: PatternSet;
+  private readonly tokens: AddedTokenInfo[] = [];
 
   constructor(tokens: Array<{ text: string; token: AddedTokenInfo }>) {
+    const texts: string[] = [];
     for (const { text, token } of tokens) {
       if (text.length === 0) continue;
-      let s = 0;
-      for (let i = text.length - 1; i >= 0; i--) {
-        const c = text.charCodeAt(i);
-        let t = this.next[s]!.get(c);
-        if (t === undefined) {
-          t = this.next.length;
-          this.next.push(new Map());
-          this.fail.push(0);
-          this.depth.push(this.depth[s]! + 1);
-          this.output.push(-1);
-          this.token.push(null);
-          this.next[s]!.set(c, t);
-        }
-        s = t;
-      }
-      if (this.token[s] === null) this.token[s] = token; // the first of duplicate contents wins
+      texts.push(text);
+      this.tokens.push(token);
     }
-    this.empty = this.next.length === 1;
-    // Breadth-first: failure links and, per state, the deepest state on its suffix chain that ends a token.
-    const queue: number[] = [];
-    for (const t of this.next[0]!.values()) queue.push(t);
-    for (let q = 0; q < queue.length; q++) {
-      const s = queue[q]!;
-      this.output[s] = this.token[s] !== null ? s : this.output[this.fail[s]!]!;
-      for (const [c, t] of this.next[s]!) {
-        let f = this.fail[s]!;
-        while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
-        const g = this.next[f]!.get(c);
-        this.fail[t] = g !== undefined && g !== t ? g : 0;
-        queue.push(t);
-      }
-    }
+    this.patterns = new PatternSet(texts);
+    this.empty = texts.length === 0;
   }
 
   /** Splits text into plain strings and matched tokens. */
   split(text: string): Array<string | AddedTokenInfo> {
     if (this.empty) return [text];
     const n = text.length;
-    // longest[i]: state of the longest token starting at i (-1: none).
-    const longest = new Int32Array(n).fill(-1);
-    let s = 0;
-    for (let i = n - 1; i >= 0; i--) {
-      const c = text.charCodeAt(i);
-      for (;;) {
-        const t = this.next[s]!.get(c);
-        if (t !== undefined) {
-          s = t;
-          break;
-        }
-        if (s === 0) break;
-        s = this.fail[s]!;
-      }
-      longest[i] = this.output[s]!;
-    }
+    const longest = this.patterns.longestStartingAt(text);
     const out: Array<string | AddedTokenInfo> = [];
     let start = 0;
     let i = 0;
@@ -135,8 +88,8 @@ class TokenTrie {
       const m = longest[i]!;
       if (m >= 0) {
         if (i > start) out.push(text.slice(start, i));
-        out.push(this.token[m]!);
-        i += this.depth[m]!;
+        out.push(this.tokens[m]!);
+        i += this.patterns.length(m);
         start = i;
       } else {
         i += (text.codePointAt(i) as number) > 0xffff ? 2 : 1;

@@ -340,3 +340,16 @@ describe('added-token matching is linear in the text and leftmost-longest', () =
     }
   });
 });
+
+describe('SentencePiece special-piece partition', () => {
+  it('30,000 user-defined pieces do not make encode scan the text 30,000 times', () => {
+    // Pieces that start like the text, so a scan per piece cannot skip ahead (6 s for 100,000 chars before).
+    const pieces = ['<unk>', '<s>', '</s>', 'a', ...Array.from({ length: 30_000 }, (_, i) => `${'a'.repeat(1 + (i % 50))}<u${i}>`)];
+    const types = pieces.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i === 3 ? 1 : 4));
+    const t = new SentencePieceTokenizer({ pieces, scores: pieces.map(() => 0), types, unkId: 0 });
+    const t0 = performance.now();
+    const ids = t.encode('a'.repeat(100_000) + 'aa<u1>', { addBos: false });
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(ids[ids.length - 1]).toBe(5);
+  });
+});

@@ -5,6 +5,7 @@ import { ByteBuffer, byteStringToBytes, bytesToByteString, parseByteToken, utf8B
 import type { StreamDecoder, StreamDecoderOptions, Tokenizer } from './tokenizer.js';
 import { stopIdsFromPieces } from './special.js';
 import { checkId, checkIds, checkText } from './args.js';
+import { PatternSet } from './patterns.js';
 
 /** GGUF `tokenizer.ggml.token_type` values (llama_token_type). */
 export const TokenType = {
@@ -102,6 +103,8 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly byteToId = new Int32Array(256).fill(-1);
   /** Special pieces matched in text: control/unknown (only with parseSpecial) and user-defined (always), longest first. */
   private readonly specialOrder: number[];
+  /** The pieces of specialOrder, in that order, to find which occur in a text. */
+  private readonly specialPatterns: PatternSet;
   /** Decoded bytes of each id (byte tokens -> the raw byte; '▁' -> ' '). */
   private readonly decoded: Uint8Array[];
 
@@ -158,6 +161,7 @@ export class SentencePieceTokenizer implements Tokenizer {
       }
     }
     this.specialOrder.sort((a, b) => this.pieces[b].length - this.pieces[a].length || a - b);
+    this.specialPatterns = new PatternSet(this.specialOrder.map((id) => this.pieces[id]!));
 
     this.decoded = new Array<Uint8Array>(n);
     for (let i = 0; i < n; i++) {
@@ -331,7 +335,12 @@ export class SentencePieceTokenizer implements Tokenizer {
   /** Splits a byte string at special pieces (llama.cpp tokenizer_st_partition): numbers are token ids, strings raw text. */
   private partition(bytes: string, parseSpecial: boolean): Array<string | number> {
     let frags: Array<string | number> = [bytes];
-    for (const id of this.specialOrder) {
+    // Only pieces that occur in the text can split it: one linear pass finds them (scanning the text once per
+    // special piece cost 6 s for 100,000 chars with 30,000 user-defined pieces).
+    const present = this.specialPatterns.occurring(bytes);
+    for (let k = 0; k < this.specialOrder.length; k++) {
+      if (!present.has(k)) continue;
+      const id = this.specialOrder[k]!;
       const t = this.types[id];
       if (!parseSpecial && t !== TokenType.USER_DEFINED) continue;
       const piece = this.pieces[id];
