@@ -206,7 +206,7 @@ describe('issue #18 finding 5: configurations that made @huggingface/tokenizers 
   it('model.vocab as a 2,000,000-character string is refused at once', () => {
     const json = metaspaceTokenizer();
     (json.model as Json).vocab = 'v'.repeat(2_000_000);
-    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json), 200).message).toContain('model.vocab');
+    expect(typedError(() => HuggingFaceTokenizer.fromJSON(json), 1000).message).toContain('model.vocab'); // 11.9 s before
   });
 });
 
@@ -286,10 +286,11 @@ describe('encode work is linear in the input', () => {
   };
 
   it('encode seed 20261208 case 19200: a Unigram word of 16,000+ unknown chars (the library fused them in quadratic time)', () => {
+    // Quadratic up to 16,383 chars per word (longer strings get a length-only hash in V8): 4 such words took ~14 s.
     const t = HuggingFaceTokenizer.fromJSON(unigram);
     const t0 = performance.now();
-    expect(t.encode('q'.repeat(60_000))).toEqual([1, 0]);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(t.encode(`${'q'.repeat(16_000)} `.repeat(4))).toEqual([1, 0, 1, 0, 1, 0, 1, 0]);
+    expect(performance.now() - t0).toBeLessThan(3000);
   });
 
   it('consecutive unknown pieces become one UNK, as in Rust', () => {
@@ -305,7 +306,7 @@ describe('added-token matching is linear in the text and leftmost-longest', () =
     const t = HuggingFaceTokenizer.fromJSON(doc);
     const t0 = performance.now();
     const ids = t.encode('a'.repeat(100_000) + 'a'.repeat(16_000) + 'b');
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(3000); // 88 s before
     expect(ids.filter((id) => id === 1)).toEqual([1]);
     expect(ids.length).toBe(100_001);
   });
@@ -349,7 +350,7 @@ describe('SentencePiece special-piece partition', () => {
     const t = new SentencePieceTokenizer({ pieces, scores: pieces.map(() => 0), types, unkId: 0 });
     const t0 = performance.now();
     const ids = t.encode('a'.repeat(100_000) + 'aa<u1>', { addBos: false });
-    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(performance.now() - t0).toBeLessThan(3000); // 6.8 s before
     expect(ids[ids.length - 1]).toBe(5);
   });
 });
