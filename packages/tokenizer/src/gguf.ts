@@ -1,7 +1,7 @@
 import { ModelFormatError } from '@bitexit/format';
 import type { GgufFile } from '@bitexit/format';
 import type { Tokenizer } from './tokenizer.js';
-import { ggufTokenId, SentencePieceTokenizer, TokenType } from './spm.js';
+import { ggufNumberArray, ggufTokenId, SentencePieceTokenizer, TokenType } from './spm.js';
 import { HuggingFaceTokenizer } from './hf.js';
 
 /** Pre-tokenizer regex of Llama 3 (tokenizer.ggml.pre 'llama-bpe'). */
@@ -36,7 +36,7 @@ export function gpt2GgufToTokenizerJson(gguf: GgufFile): Record<string, unknown>
   if (!tokens || tokens.length === 0) throw new ModelFormatError(file, 'tokenizer.ggml.tokens is missing or empty');
   const merges = gguf.getStringArray('tokenizer.ggml.merges');
   if (!merges) throw new ModelFormatError(file, "tokenizer.ggml.merges is missing (needed by a 'gpt2' vocabulary)");
-  const types = gguf.getNumberArray('tokenizer.ggml.token_type');
+  const types = ggufNumberArray(gguf, 'tokenizer.ggml.token_type', 'int32');
   if (types && types.length !== tokens.length) throw new ModelFormatError(file, `${types.length} token types for ${tokens.length} tokens`);
   const pre = gguf.getString('tokenizer.ggml.pre');
   const vocab: Record<string, number> = Object.create(null);

@@ -117,6 +117,23 @@ describe('issue #18 finding 3: GGUF special ids outside the vocabulary actually 
   });
 });
 
+describe('GGUF vocabulary arrays of the types the spec gives them', () => {
+  const spm = (scores: GgufMetadataValue, types: GgufMetadataValue): Meta => [
+    ['tokenizer.ggml.model', ggufValue.string('llama')],
+    ['tokenizer.ggml.tokens', ggufValue.strings(['<unk>', '<s>', '</s>', 'a'])],
+    ['tokenizer.ggml.scores', scores],
+    ['tokenizer.ggml.token_type', types],
+  ];
+  it('float32 scores and int32 token types load; other item types are refused naming the key', async () => {
+    const ok = await gguf(spm(ggufValue.numbers('float32', [0, 0, 0, -1]), ggufValue.numbers('int32', [2, 3, 3, 1])));
+    expect(tokenizerFromGguf(ok).vocabSize).toBe(4);
+    const badScores = await gguf(spm(ggufValue.numbers('float64', [0, 0, 0, -1]), ggufValue.numbers('int32', [2, 3, 3, 1])));
+    expect(typedError(() => tokenizerFromGguf(badScores)).message).toContain('tokenizer.ggml.scores has type array of float64, expected array of float32');
+    const badTypes = await gguf(spm(ggufValue.numbers('float32', [0, 0, 0, -1]), ggufValue.numbers('uint8', [2, 3, 3, 1])));
+    expect(typedError(() => tokenizerFromGguf(badTypes)).message).toContain('tokenizer.ggml.token_type has type array of uint8, expected array of int32');
+  });
+});
+
 describe('issue #18 finding 4: odd value types', () => {
   const wordPiece = (vocab: unknown): Json => ({
     ...metaspaceTokenizer(),

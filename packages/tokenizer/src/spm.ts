@@ -61,6 +61,20 @@ export function ggufTokenId(gguf: GgufFile, key: string, n: number): number | nu
   return id;
 }
 
+/**
+ * A numeric GGUF array of the item type the spec gives it (`tokenizer.ggml.scores`: float32,
+ * `tokenizer.ggml.token_type`: int32, as llama.cpp's gguf-py writes them): undefined when absent,
+ * ModelFormatError naming the key for any other type.
+ */
+export function ggufNumberArray(gguf: GgufFile, key: string, itemType: 'float32' | 'int32'): number[] | undefined {
+  const v = gguf.metadata.get(key);
+  if (v === undefined) return undefined;
+  if (v.type !== 'array' || v.itemType !== itemType) {
+    throw new ModelFormatError(gguf.file, `${key} has type ${v.type === 'array' ? `array of ${v.itemType}` : v.type}, expected array of ${itemType}`);
+  }
+  return gguf.getNumberArray(key);
+}
+
 function validId(id: number | null | undefined, n: number, what: string, source: string): number | null {
   if (id === null || id === undefined) return null;
   // 0xFFFFFFFF (uint32 -1) and negatives mean "none" in GGUF files.
@@ -212,9 +226,9 @@ export class SentencePieceTokenizer implements Tokenizer {
     }
     const pieces = gguf.getStringArray('tokenizer.ggml.tokens');
     if (!pieces) throw new ModelFormatError(file, 'tokenizer.ggml.tokens is missing');
-    const scores = gguf.getNumberArray('tokenizer.ggml.scores');
+    const scores = ggufNumberArray(gguf, 'tokenizer.ggml.scores', 'float32');
     if (!scores) throw new ModelFormatError(file, 'tokenizer.ggml.scores is missing (needed by a SentencePiece vocabulary)');
-    const types = gguf.getNumberArray('tokenizer.ggml.token_type') ?? null;
+    const types = ggufNumberArray(gguf, 'tokenizer.ggml.token_type', 'int32') ?? null;
     const extra: number[] = [];
     for (const key of ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id']) {
       const v = ggufTokenId(gguf, key, pieces.length);
