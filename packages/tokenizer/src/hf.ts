@@ -217,10 +217,14 @@ export class HuggingFaceTokenizer implements Tokenizer {
     // Vocabulary size: model vocab plus added tokens.
     let maxId = -1;
     for (const id of this.model.tokens_to_ids.values()) if (id > maxId) maxId = id;
+    // The library's map loses a model id when an added token has the same content and another id; our BPE model
+    // keeps it (and may emit it, e.g. as UNK), so its ids count too.
+    if (this.bpe) for (const id of this.bpe.vocab.values()) if (id > maxId) maxId = id;
     for (const t of added) if (t.id > maxId) maxId = t.id;
     if (maxId >= MAX_VOCAB) throw new ModelFormatError(source, `token id ${maxId} is too large (at most ${MAX_VOCAB - 1})`);
     this.vocabSize = maxId + 1;
     this.idToPieceCache = new Array<string>(this.vocabSize).fill('');
+    if (this.bpe) for (const [tok, id] of this.bpe.vocab) this.idToPieceCache[id] = tok;
     for (const [tok, id] of this.model.tokens_to_ids) if (id >= 0 && id < this.vocabSize) this.idToPieceCache[id] = tok;
     for (const t of added) this.idToPieceCache[t.id] = t.content;
 

@@ -270,6 +270,20 @@ describe('findings of the fuzz campaign (npm run fuzz)', () => {
   });
 });
 
+describe('fuzz campaign finding gguf-vocab seed 20261208 case 334537', () => {
+  it('a model vocab id that an added token of the same content shadows still counts in vocabSize', () => {
+    const json = metaspaceTokenizer();
+    (json.model as { vocab: Record<string, number> }).vocab['<unk>'] = 100; // added_tokens still say <unk> is id 0
+    const t = HuggingFaceTokenizer.fromJSON(json);
+    expect(t.vocabSize).toBe(101);
+    const ids = t.encode('Hello §', { addBos: false });
+    for (const id of ids) expect(id).toBeLessThan(t.vocabSize);
+    expect(ids).toContain(100);
+    expect(t.idToPiece(100)).toBe('<unk>');
+    expect(t.decode([100], { keepSpecial: true })).toBe('<unk>');
+  });
+});
+
 describe('validation keeps the document as it is', () => {
   it("a '__proto__' token (zod's record output would drop it) stays in the vocabulary", () => {
     const json = JSON.parse('{"model":{"type":"BPE","vocab":{"a":0,"__proto__":1,"constructor":2},"merges":[],"ignore_merges":true},"pre_tokenizer":{"type":"WhitespaceSplit"}}');
