@@ -11,57 +11,12 @@ import { HuggingFaceTokenizer, tokenizerFromGguf } from './index.js';
 import type { Tokenizer } from './tokenizer.js';
 import { FIX, loadGguf, readJson, readUtf8, rng } from './test/helpers.js';
 import { syntheticByteLevelTokenizer } from './test/synthetic.js';
+import { hostileGgufValue, hostileValue, mutateJson, pick } from './fuzz/mutators.js';
 
 type Json = unknown;
 type Rand = () => number;
 
 const SAMPLE = 'Once upon a time, Lily said: "ünïcödé 日本 🙂" <|start_story|> <s>\n\t  end';
-
-/** Values a hostile file might put anywhere. */
-function hostileValue(r: Rand): Json {
-  const choices: (() => Json)[] = [
-    () => null,
-    () => -1,
-    () => 1e12,
-    () => 2 ** 53 + 2,
-    () => 0.5,
-    () => '',
-    () => 'x'.repeat(20_000),
-    () => '\u0000\ud800',
-    () => true,
-    () => [],
-    () => {},
-    () => [null, 3, 'a', ['b', 'c']],
-    () => ({ type: 'BPE' }),
-    () => ({ a: -7, b: 1e9 }),
-    () => Array.from({ length: 50 }, (_, i) => [i, 'x']),
-  ];
-  return choices[Math.floor(r() * choices.length)]!();
-}
-
-function pick<T>(r: Rand, xs: readonly T[]): T {
-  return xs[Math.floor(r() * xs.length)]!;
-}
-
-/** Replaces (or deletes) one value at a random path of depth up to 4. */
-function mutate(doc: Json, r: Rand): Json {
-  const root = structuredClone(doc) as Record<string, unknown>;
-  let node: Record<string, unknown> | unknown[] = root;
-  for (let depth = 0; depth < 4; depth++) {
-    const keys = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node);
-    if (keys.length === 0) break;
-    const k = pick(r, keys as (string | number)[]);
-    const child = (node as Record<string | number, unknown>)[k];
-    const stop = r() < 0.35 || child === null || typeof child !== 'object';
-    if (stop) {
-      if (r() < 0.2 && !Array.isArray(node)) delete (node as Record<string, unknown>)[k as string];
-      else (node as Record<string | number, unknown>)[k] = hostileValue(r);
-      return root;
-    }
-    node = child as Record<string, unknown> | unknown[];
-  }
-  return root;
-}
 
 /** What a built tokenizer must survive. */
 function exercise(t: Tokenizer, r: Rand): void {
@@ -104,7 +59,7 @@ describe('HuggingFaceTokenizer.fromJSON on hostile tokenizer.json / tokenizer_co
     const r = rng(0x5eed + name.length);
     const seen = { ok: 0, typed: 0 };
     for (let i = 0; i < 250; i++) {
-      const doc = mutate(json, r);
+      const doc = mutateJson(json, r);
       seen[survives(`${name} #${i}`, () => exercise(HuggingFaceTokenizer.fromJSON(doc, config), r))]++;
     }
     // Both outcomes occur: the mutations reach places that matter and places that do not.
@@ -116,7 +71,7 @@ describe('HuggingFaceTokenizer.fromJSON on hostile tokenizer.json / tokenizer_co
     const r = rng(0xc0f + name.length);
     const seen = { ok: 0, typed: 0 };
     for (let i = 0; i < 250; i++) {
-      const cfg = r() < 0.1 ? hostileValue(r) : mutate(config, r);
+      const cfg = r() < 0.1 ? hostileValue(r) : mutateJson(config, r);
       seen[survives(`${name} config #${i}`, () => exercise(HuggingFaceTokenizer.fromJSON(json, cfg), r))]++;
     }
     expect(seen.ok).toBeGreaterThan(10);
@@ -165,33 +120,6 @@ type Meta = Array<[string, GgufMetadataValue]>;
 
 async function ggufOf(name: string, metadata: Meta) {
   return readGguf(new MemoryByteSource(name, await encodeGguf({ metadata, tensors: [] })));
-}
-
-/** Hostile replacements for a tokenizer.* key. */
-function hostileGgufValue(r: Rand, n: number): GgufMetadataValue | null {
-  const strings = (k: number, f: (i: number) => string) => ggufValue.strings(Array.from({ length: k }, (_, i) => f(i)));
-  const choices: (() => GgufMetadataValue | null)[] = [
-    () => null, // delete the key
-    () => ggufValue.uint32(0xffffffff),
-    () => ggufValue.int32(-1),
-    () => ggufValue.uint64(2n ** 63n),
-    () => ggufValue.string('llama'),
-    () => ggufValue.string(''),
-    () => ggufValue.bool(true),
-    () => ggufValue.float32(Number.NaN),
-    () => strings(0, () => ''),
-    () => strings(n + 7, (i) => `t${i}`),
-    () => strings(Math.max(1, n - 9), (i) => `t${i}`),
-    () => strings(n, () => 'same'),
-    () => strings(n, (i) => (i % 3 === 0 ? '' : 'x'.repeat(i % 300))),
-    () => strings(n, (i) => `<0x${(i % 300).toString(16)}>`),
-    () => ggufValue.numbers('float32', Array.from({ length: n }, (_, i) => (i % 2 ? Number.NaN : -Infinity))),
-    () => ggufValue.numbers('int32', Array.from({ length: n }, (_, i) => (i % 7) - 3 + (i % 5 === 0 ? 1e6 : 0))),
-    () => ggufValue.numbers('uint8', Array.from({ length: 3 }, () => 1)),
-    () => ggufValue.arrays([ggufValue.strings(['a']), ggufValue.strings(['b'])]),
-    () => strings(Math.min(n, 50), (i) => (i % 2 ? 'a b' : 'a b c d')),
-  ];
-  return pick(r, choices)();
 }
 
 async function fuzzGguf(name: string, base: Meta, seed: number, rounds: number): Promise<{ ok: number; typed: number }> {
@@ -244,7 +172,7 @@ describe('tokenizerFromGguf on hostile GGUF vocabularies', () => {
     const { json } = syntheticByteLevelTokenizer('qwen2');
     const r = rng(5);
     for (let i = 0; i < 60; i++) {
-      const g = await ggufOf(`emb-${i}.gguf`, [['tokenizer.huggingface.json', ggufValue.string(JSON.stringify(mutate(json, r)))]]);
+      const g = await ggufOf(`emb-${i}.gguf`, [['tokenizer.huggingface.json', ggufValue.string(JSON.stringify(mutateJson(json, r)))]]);
       survives(`embedded #${i}`, () => exercise(tokenizerFromGguf(g), r));
     }
   });

@@ -1,7 +1,7 @@
 import { ModelFormatError } from '@bitexit/format';
 import type { GgufFile } from '@bitexit/format';
 import type { Tokenizer } from './tokenizer.js';
-import { SentencePieceTokenizer, TokenType } from './spm.js';
+import { ggufNumberArray, ggufTokenId, SentencePieceTokenizer, TokenType } from './spm.js';
 import { HuggingFaceTokenizer } from './hf.js';
 
 /** Pre-tokenizer regex of Llama 3 (tokenizer.ggml.pre 'llama-bpe'). */
@@ -23,13 +23,6 @@ export function preTokenizerRegex(pre: string | undefined): string {
   return GPT2_REGEX;
 }
 
-function optionalId(gguf: GgufFile, key: string, n: number): number | null | undefined {
-  const v = gguf.getNumber(key);
-  if (v === undefined) return undefined;
-  if (v < 0 || v === 0xffffffff) return null;
-  if (!Number.isInteger(v) || v >= n) throw new ModelFormatError(gguf.file, `${key} ${v} is out of range (vocabulary of ${n})`);
-  return v;
-}
 
 /**
  * Builds an in-memory tokenizer.json equivalent to a GGUF 'gpt2' (byte-level
@@ -43,7 +36,7 @@ export function gpt2GgufToTokenizerJson(gguf: GgufFile): Record<string, unknown>
   if (!tokens || tokens.length === 0) throw new ModelFormatError(file, 'tokenizer.ggml.tokens is missing or empty');
   const merges = gguf.getStringArray('tokenizer.ggml.merges');
   if (!merges) throw new ModelFormatError(file, "tokenizer.ggml.merges is missing (needed by a 'gpt2' vocabulary)");
-  const types = gguf.getNumberArray('tokenizer.ggml.token_type');
+  const types = ggufNumberArray(gguf, 'tokenizer.ggml.token_type', 'int32');
   if (types && types.length !== tokens.length) throw new ModelFormatError(file, `${types.length} token types for ${tokens.length} tokens`);
   const pre = gguf.getString('tokenizer.ggml.pre');
   const vocab: Record<string, number> = Object.create(null);
@@ -102,15 +95,22 @@ export function tokenizerFromGguf(gguf: GgufFile): Tokenizer {
   const embedded = gguf.getString('tokenizer.huggingface.json');
   const tokens = gguf.getStringArray('tokenizer.ggml.tokens');
   const n = tokens?.length ?? Number.MAX_SAFE_INTEGER;
+  // Ids are checked here against tokenizer.ggml.tokens (when present) and by HuggingFaceTokenizer against the
+  // vocabulary it actually uses (an embedded tokenizer.huggingface.json may differ), naming these keys.
   const extraStopIds: number[] = [];
+  const extraStopKeys: string[] = [];
   for (const key of ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id']) {
-    const id = optionalId(gguf, key, n);
-    if (typeof id === 'number') extraStopIds.push(id);
+    const id = ggufTokenId(gguf, key, n);
+    if (typeof id === 'number') {
+      extraStopIds.push(id);
+      extraStopKeys.push(key);
+    }
   }
+  const idFields = { bosId: 'tokenizer.ggml.bos_token_id', eosId: 'tokenizer.ggml.eos_token_id', extraStopIds: extraStopKeys };
   const ggmlOpts = () => {
     const o: { bosId?: number | null; eosId?: number | null; addBos?: boolean; addEos?: boolean } = {};
-    const bos = optionalId(gguf, 'tokenizer.ggml.bos_token_id', n);
-    const eos = optionalId(gguf, 'tokenizer.ggml.eos_token_id', n);
+    const bos = ggufTokenId(gguf, 'tokenizer.ggml.bos_token_id', n);
+    const eos = ggufTokenId(gguf, 'tokenizer.ggml.eos_token_id', n);
     if (bos !== undefined) o.bosId = bos;
     if (eos !== undefined) o.eosId = eos;
     const addBos = gguf.getBool('tokenizer.ggml.add_bos_token');
@@ -126,7 +126,7 @@ export function tokenizerFromGguf(gguf: GgufFile): Tokenizer {
     } catch (e) {
       throw new ModelFormatError(file, `tokenizer.huggingface.json is not valid JSON: ${(e as Error).message}`);
     }
-    return HuggingFaceTokenizer.fromJSON(json, {}, { source: file, chatTemplate, extraStopIds, ...ggmlOpts() });
+    return HuggingFaceTokenizer.fromJSON(json, {}, { source: file, chatTemplate, extraStopIds, idFields, ...ggmlOpts() });
   }
   const model = gguf.getString('tokenizer.ggml.model');
   if (model === undefined) throw new ModelFormatError(file, 'the file carries no tokenizer (tokenizer.ggml.model is missing)');
@@ -140,7 +140,7 @@ export function tokenizerFromGguf(gguf: GgufFile): Tokenizer {
     if (opts.addEos === undefined) opts.addEos = false;
     if (opts.bosId === undefined) opts.bosId = null;
     if (opts.eosId === undefined) opts.eosId = null;
-    return HuggingFaceTokenizer.fromJSON(json, {}, { source: file, chatTemplate, extraStopIds, ...opts });
+    return HuggingFaceTokenizer.fromJSON(json, {}, { source: file, chatTemplate, extraStopIds, idFields, ...opts });
   }
   throw new ModelFormatError(file, `unsupported tokenizer model '${model}' (supported: llama, gpt2)`);
 }

@@ -5,11 +5,14 @@ import { ByteBuffer, Utf8Stream } from './bytes.js';
 import { stopIdsFromPieces } from './special.js';
 import { createDecoderChain, type DecoderChain } from './hf-decoder.js';
 import { BpeModel } from './hf-bpe.js';
+import { LIMITS, validateTokenizerConfig, validateTokenizerJson } from './hf-schema.js';
+import { checkId, checkIds, checkText } from './args.js';
+import { PatternSet } from './patterns.js';
 
 type Json = Record<string, unknown>;
 
 /** Largest vocabulary accepted (ids must stay below 2^21, as BpeModel packs pairs of ids). */
-const MAX_VOCAB = 1 << 21;
+const MAX_VOCAB = LIMITS.maxVocab;
 
 interface AddedTokenInfo {
   id: number;
@@ -23,7 +26,13 @@ interface AddedTokenInfo {
 /** Minimal views of the library's pipeline objects (they are callables). */
 type NormalizerFn = (text: string) => string;
 type PreTokenizerFn = (text: string, options?: { section_index?: number }) => string[];
-type ModelFn = ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; unk_token_id?: number; vocab: string[] };
+type ModelFn = ((tokens: string[]) => string[]) & {
+  tokens_to_ids: Map<string, number>;
+  unk_token_id?: number | null;
+  vocab: string[];
+  fuse_unk: boolean;
+  encode(tokens: string[]): string[];
+};
 
 function isObject(x: unknown): x is Json {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -47,62 +56,46 @@ export function pickChatTemplate(x: unknown): string | null {
   return null;
 }
 
-/** Leftmost-longest matching of added tokens (Rust's AddedVocabulary uses Aho-Corasick leftmost-longest). */
+/**
+ * Leftmost-longest matching of added tokens, as Rust's AddedVocabulary (Aho-Corasick, MatchKind::LeftmostLongest),
+ * in time linear in the text (see PatternSet). Starts are code-point boundaries.
+ */
 class TokenTrie {
-  private root = new Map<string, unknown>();
-  private static END = '\u0000end';
   readonly empty: boolean;
+  private readonly patterns: PatternSet;
+  private readonly tokens: AddedTokenInfo[] = [];
 
   constructor(tokens: Array<{ text: string; token: AddedTokenInfo }>) {
+    const texts: string[] = [];
     for (const { text, token } of tokens) {
       if (text.length === 0) continue;
-      let node = this.root;
-      for (const ch of text) {
-        let child = node.get(ch) as Map<string, unknown> | undefined;
-        if (!child) {
-          child = new Map();
-          node.set(ch, child);
-        }
-        node = child;
-      }
-      if (!node.has(TokenTrie.END)) node.set(TokenTrie.END, token);
+      texts.push(text);
+      this.tokens.push(token);
     }
-    this.empty = this.root.size === 0;
+    this.patterns = new PatternSet(texts);
+    this.empty = texts.length === 0;
   }
 
   /** Splits text into plain strings and matched tokens. */
   split(text: string): Array<string | AddedTokenInfo> {
     if (this.empty) return [text];
+    const n = text.length;
+    const longest = this.patterns.longestStartingAt(text);
     const out: Array<string | AddedTokenInfo> = [];
     let start = 0;
     let i = 0;
-    while (i < text.length) {
-      let node: Map<string, unknown> | undefined = this.root;
-      let match: AddedTokenInfo | null = null;
-      let matchEnd = i;
-      let j = i;
-      while (j < text.length) {
-        const cp = text.codePointAt(j) as number;
-        const ch = String.fromCodePoint(cp);
-        node = node.get(ch) as Map<string, unknown> | undefined;
-        if (!node) break;
-        j += ch.length;
-        const end = node.get(TokenTrie.END) as AddedTokenInfo | undefined;
-        if (end) {
-          match = end;
-          matchEnd = j;
-        }
-      }
-      if (match) {
+    while (i < n) {
+      const m = longest[i]!;
+      if (m >= 0) {
         if (i > start) out.push(text.slice(start, i));
-        out.push(match);
-        i = matchEnd;
+        out.push(this.tokens[m]!);
+        i += this.patterns.length(m);
         start = i;
       } else {
         i += (text.codePointAt(i) as number) > 0xffff ? 2 : 1;
       }
     }
-    if (start < text.length) out.push(text.slice(start));
+    if (start < n) out.push(text.slice(start));
     return out;
   }
 }
@@ -128,6 +121,8 @@ export interface HuggingFaceTokenizerOptions {
   addBos?: boolean;
   addEos?: boolean;
   extraStopIds?: readonly number[];
+  /** Names of the fields bosId/eosId/extraStopIds came from, for error messages (e.g. GGUF keys). */
+  idFields?: { bosId?: string; eosId?: string; extraStopIds?: readonly string[] };
 }
 
 /**
@@ -166,13 +161,18 @@ export class HuggingFaceTokenizer implements Tokenizer {
   private constructor(json: Json, config: Json, opts: HuggingFaceTokenizerOptions) {
     const source = opts.source ?? 'tokenizer.json';
     this.source = source;
-    const prepared = prepareJson(json, source);
+    const prepared = prepareJson(json);
     const modelCfg = prepared.model as Json;
-    const isBpe = modelCfg.type === 'BPE' || (modelCfg.type === undefined && Array.isArray(modelCfg.merges));
+    const isBpe = modelCfg.type === 'BPE';
+    if (modelCfg.type === 'Unigram' && typeof modelCfg.unk_id === 'number' && modelCfg.unk_id >= (modelCfg.vocab as unknown[]).length) {
+      throw new ModelFormatError(source, `tokenizer.json: model.unk_id ${modelCfg.unk_id} is outside the vocabulary of ${(modelCfg.vocab as unknown[]).length}`);
+    }
     // Our BpeModel does the merging; the library only needs the vocabulary (skips building its merge ranks).
-    const libJson = isBpe ? { ...prepared, model: { ...modelCfg, type: 'BPE', merges: [] } } : prepared;
+    const libJson = isBpe ? { ...prepared, model: { ...modelCfg, merges: [] } } : prepared;
+    // The library reads only eos_token of the config that matters here; nothing else of a hostile config reaches it.
+    const libConfig = typeof config.eos_token === 'string' ? { eos_token: config.eos_token } : {};
     try {
-      this.lib = new HfTokenizer(libJson, config);
+      this.lib = new HfTokenizer(libJson, libConfig);
     } catch (e) {
       throw new ModelFormatError(source, `cannot load tokenizer: ${(e as Error).message}`, { cause: e });
     }
@@ -217,10 +217,14 @@ export class HuggingFaceTokenizer implements Tokenizer {
     // Vocabulary size: model vocab plus added tokens.
     let maxId = -1;
     for (const id of this.model.tokens_to_ids.values()) if (id > maxId) maxId = id;
+    // The library's map loses a model id when an added token has the same content and another id; our BPE model
+    // keeps it (and may emit it, e.g. as UNK), so its ids count too.
+    if (this.bpe) for (const id of this.bpe.vocab.values()) if (id > maxId) maxId = id;
     for (const t of added) if (t.id > maxId) maxId = t.id;
     if (maxId >= MAX_VOCAB) throw new ModelFormatError(source, `token id ${maxId} is too large (at most ${MAX_VOCAB - 1})`);
     this.vocabSize = maxId + 1;
     this.idToPieceCache = new Array<string>(this.vocabSize).fill('');
+    if (this.bpe) for (const [tok, id] of this.bpe.vocab) this.idToPieceCache[id] = tok;
     for (const [tok, id] of this.model.tokens_to_ids) if (id >= 0 && id < this.vocabSize) this.idToPieceCache[id] = tok;
     for (const t of added) this.idToPieceCache[t.id] = t.content;
 
@@ -234,8 +238,16 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const eosStr = tokenString(config.eos_token) ?? template.eos;
     const unkStr = tokenString(config.unk_token) ?? (isObject(prepared.model) ? tokenString(prepared.model.unk_token) : null);
     const padStr = tokenString(config.pad_token);
-    this.bosId = opts.bosId !== undefined ? opts.bosId : idOf(bosStr);
-    this.eosId = opts.eosId !== undefined ? opts.eosId : idOf(eosStr);
+    const fields = opts.idFields ?? {};
+    const inVocab = (id: number | null | undefined, field: string): number | null | undefined => {
+      if (id === null || id === undefined) return id;
+      if (!Number.isSafeInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new ModelFormatError(source, `${field} ${id} is outside the vocabulary of ${this.vocabSize} tokens`);
+      }
+      return id;
+    };
+    this.bosId = opts.bosId !== undefined ? (inVocab(opts.bosId, fields.bosId ?? 'bosId') as number | null) : idOf(bosStr);
+    this.eosId = opts.eosId !== undefined ? (inVocab(opts.eosId, fields.eosId ?? 'eosId') as number | null) : idOf(eosStr);
     this.unkId = idOf(unkStr);
     const addBosCfg = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : template.bos !== null;
     const addEosCfg = typeof config.add_eos_token === 'boolean' ? config.add_eos_token : template.eos !== null;
@@ -254,7 +266,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
     const stops = new Set<number>();
     if (this.eosId !== null) stops.add(this.eosId);
-    for (const id of opts.extraStopIds ?? []) if (Number.isInteger(id) && id >= 0 && id < this.vocabSize) stops.add(id);
+    (opts.extraStopIds ?? []).forEach((id, i) => stops.add(inVocab(id, fields.extraStopIds?.[i] ?? `extraStopIds[${i}]`) as number));
     const addedByContent = new Map(added.map((t) => [t.content, t.id]));
     for (const id of stopIdsFromPieces((p) => addedByContent.get(p))) stops.add(id);
     this.stopIds = [...stops];
@@ -274,7 +286,9 @@ export class HuggingFaceTokenizer implements Tokenizer {
     if (tokenizerConfig !== undefined && tokenizerConfig !== null && !isObject(tokenizerConfig)) {
       throw new ModelFormatError(source, 'tokenizer_config.json is not a JSON object');
     }
-    return new HuggingFaceTokenizer(tokenizerJson, (tokenizerConfig as Json | undefined) ?? {}, options);
+    const json = validateTokenizerJson(tokenizerJson, source) as Json;
+    const config = tokenizerConfig ? (validateTokenizerConfig(tokenizerConfig as Json, source) as Json) : {};
+    return new HuggingFaceTokenizer(json, config, options);
   }
 
   /** Id of a token string (model vocabulary or added token). */
@@ -283,6 +297,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   idToPiece(id: number): string {
+    checkId(id, 'idToPiece');
     return id >= 0 && id < this.vocabSize ? this.idToPieceCache[id] : '';
   }
 
@@ -292,6 +307,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: { addBos?: boolean; addEos?: boolean; parseSpecial?: boolean } = {}): number[] {
+    checkText(text, 'encode');
     const addBos = (options.addBos ?? this.addBos) && this.bosId !== null;
     const addEos = (options.addEos ?? this.addEos) && this.eosId !== null;
     const tries = options.parseSpecial ? this.triesAll : this.triesNonSpecial;
@@ -327,14 +343,22 @@ export class HuggingFaceTokenizer implements Tokenizer {
           for (const w of words) this.bpe.tokenize(w, out);
           continue;
         }
-        const pieces = this.model(words);
+        // The model's encode without the library's fuse_unk, which concatenates the unknown pieces into
+        // one string and looks it up after each append (quadratic: 16,000 unknown chars took 1.4 s).
+        // Consecutive unknown pieces become one UNK here, as in Rust.
+        const pieces = this.model.encode(words);
         const vocab = this.model.tokens_to_ids;
+        const unk = this.model.unk_token_id;
+        let previousUnk = false;
         for (const p of pieces) {
-          const id = vocab.get(p) ?? this.model.unk_token_id;
-          if (id === undefined) {
-            throw new ModelFormatError(this.source, `cannot encode '${p}': not in the vocabulary and the model has no unknown token`);
+          const id = vocab.get(p) ?? unk;
+          // Unigram with `unk_id: null` leaves unk_token_id null: as Rust, an unknown piece is then an error.
+          if (typeof id !== 'number') {
+            throw new ModelFormatError(this.source, `cannot encode '${p.slice(0, 40)}': not in the vocabulary and the model has no unknown token`);
           }
-          out.push(id);
+          const isUnk = id === unk;
+          if (!(isUnk && previousUnk && this.model.fuse_unk)) out.push(id);
+          previousUnk = isUnk;
         }
       }
     }
@@ -343,6 +367,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options: { keepSpecial?: boolean } = {}): string {
+    checkIds(ids, 'decode');
     const state = this.chain.start(0);
     const keep = options.keepSpecial ?? false;
     const buf = new ByteBuffer();
@@ -357,7 +382,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
   createStreamDecoder(options: StreamDecoderOptions = {}): StreamDecoder {
     const keep = options.keepSpecial ?? false;
-    const prefix = options.prefix ?? [];
+    const prefix = checkIds(options.prefix ?? [], 'createStreamDecoder prefix');
     let decodedBefore = 0;
     let emittedBefore = false;
     for (const id of prefix) {
@@ -370,7 +395,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const utf8 = new Utf8Stream();
     return {
       push: (id: number) => {
-        const piece = this.pieceFor(id, keep);
+        const piece = this.pieceFor(checkId(id, 'push'), keep);
         if (piece === null) return '';
         return state.text(utf8.push(state.token(piece)));
       },
@@ -387,19 +412,20 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 }
 
-/** Fills the keys the library requires and normalises legacy Metaspace options. */
-function prepareJson(json: Json, source: string): Json & { added_tokens: unknown[] } {
-  if (!isObject(json.model)) throw new ModelFormatError(source, 'tokenizer.json has no "model" object');
+/** Fills the keys the library requires and normalises legacy Metaspace options (of a validated tokenizer.json). */
+function prepareJson(json: Json): Json & { added_tokens: unknown[] } {
   const out: Json = { ...json };
   for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) if (out[k] === undefined) out[k] = null;
   if (out.added_tokens === undefined || out.added_tokens === null) out.added_tokens = [];
-  if (!Array.isArray(out.added_tokens)) throw new ModelFormatError(source, 'added_tokens is not an array');
   out.pre_tokenizer = fixMetaspace(out.pre_tokenizer);
   out.decoder = fixMetaspace(out.decoder);
   return out as Json & { added_tokens: unknown[] };
 }
 
-/** Rust reads the legacy `add_prefix_space` of Metaspace as prepend_scheme 'always' / 'never'; the JS port defaults to 'always'. */
+/**
+ * Rust reads the legacy `add_prefix_space` of Metaspace as prepend_scheme 'always' / 'never'; the JS port defaults to 'always'.
+ * Recursion depth is bounded: validation refused documents nested more than LIMITS.maxDepth levels.
+ */
 function fixMetaspace(cfg: unknown): unknown {
   if (!isObject(cfg)) return cfg;
   if (cfg.type === 'Metaspace' && cfg.prepend_scheme === undefined && cfg.add_prefix_space === false) {
@@ -428,6 +454,7 @@ function metaspaceSplitReplacement(cfg: unknown): string | null {
 }
 
 function splitMergedWithNext(words: string[], delim: string): string[] {
+  if (delim.length === 0) return words; // validation requires one char; an empty one would never advance
   const out: string[] = [];
   for (const w of words) {
     let start = 0;
