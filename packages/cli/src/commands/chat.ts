@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import { isBitexitError } from '@bitexit/format';
 import { ChatSession, chatPromptIds, type GenerateOptions, type KvPolicy, type Model } from '@bitexit/engine';
 import { loadChatTemplate } from '@bitexit/server';
-import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError, oneLine } from '../errors.js';
+import { checkEarlyExitFlags, enableEarlyExitFromFlags, samplingOptions } from '../generation-flags.js';
 import { readInputText, type CliIO, type InputStream, type OutputStream } from '../io.js';
 import { loadForCli } from '../model.js';
 import { progressEnabled } from '../progress.js';
@@ -40,9 +40,7 @@ export const REPL_HELP = 'commands: /reset (forget the conversation), /exit (or 
  * printed and the command exits.
  */
 export async function chatCommand(opts: ChatCliOptions, io: CliIO): Promise<number> {
-  if (!opts.earlyExit && (opts.exits || opts.exitThreshold !== undefined || opts.kvPolicy)) {
-    throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
-  }
+  checkEarlyExitFlags(opts);
   const stdin: InputStream = io.stdin ?? process.stdin;
   const interactive = stdin.isTTY === true;
   // One-shot: read the message before loading the model, so an empty stdin fails fast.
@@ -51,16 +49,7 @@ export async function chatCommand(opts: ChatCliOptions, io: CliIO): Promise<numb
   const template = opts.chatTemplate ? await loadChatTemplate(opts.chatTemplate) : undefined;
 
   const seed = opts.seed ?? randomInt(0, 0x1_0000_0000);
-  const genOptions: GenerateOptions = {
-    maxTokens: opts.maxTokens,
-    temperature: opts.temperature,
-    seed,
-    ...(opts.topK !== undefined ? { topK: opts.topK } : {}),
-    ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
-    ...(opts.minP !== undefined ? { minP: opts.minP } : {}),
-    ...(opts.repeatPenalty !== undefined ? { repetitionPenalty: opts.repeatPenalty } : {}),
-    ...(opts.stop?.length ? { stop: opts.stop } : {}),
-  };
+  const genOptions: GenerateOptions = samplingOptions(opts, seed);
 
   const { model } = await loadForCli({
     model: opts.model,
@@ -73,14 +62,7 @@ export async function chatCommand(opts: ChatCliOptions, io: CliIO): Promise<numb
   let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
     const session = createSession(model, template, opts.system);
-    if (opts.earlyExit) {
-      exitHandle = await enableEarlyExitFromFiles(model, model.info.path, {
-        ...(opts.exits ? { exitsPath: opts.exits } : {}),
-        ...(opts.exitThreshold !== undefined ? { threshold: opts.exitThreshold } : {}),
-        ...(opts.kvPolicy ? { kvPolicy: opts.kvPolicy } : {}),
-        ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
-      });
-    }
+    exitHandle = await enableEarlyExitFromFlags(model, opts);
     if (message !== null) return await oneShot(session, message, genOptions, io);
     return await repl(session, genOptions, stdin, io);
   } finally {

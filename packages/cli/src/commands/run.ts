@@ -1,8 +1,8 @@
 import { randomInt } from 'node:crypto';
 import type { GenerateOptions, GenerationResult, KvPolicy } from '@bitexit/engine';
 import { BitexitError } from '@bitexit/format';
-import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
+import { enableEarlyExitFromFlags, samplingOptions } from '../generation-flags.js';
 import { readInputText, type CliIO, type InputStream } from '../io.js';
 import { loadForCli } from '../model.js';
 import { progressEnabled } from '../progress.js';
@@ -115,14 +115,7 @@ export async function runCommand(options: RunOptions, io: CliIO): Promise<number
   if (opts.chat && !opts.prompt) throw new UsageError('--chat needs --prompt TEXT (the user message), or the message piped on standard input');
   const seed = opts.seed ?? randomInt(0, 0x1_0000_0000);
   const genOptions: GenerateOptions = {
-    ...(opts.maxTokens !== undefined ? { maxTokens: opts.maxTokens } : {}),
-    temperature: opts.temperature,
-    seed,
-    ...(opts.topK !== undefined ? { topK: opts.topK } : {}),
-    ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
-    ...(opts.minP !== undefined ? { minP: opts.minP } : {}),
-    ...(opts.repeatPenalty !== undefined ? { repetitionPenalty: opts.repeatPenalty } : {}),
-    ...(opts.stop?.length ? { stop: opts.stop } : {}),
+    ...samplingOptions(opts, seed),
     ...(io.signal ? { signal: io.signal } : {}),
   };
 
@@ -136,16 +129,7 @@ export async function runCommand(options: RunOptions, io: CliIO): Promise<number
   });
   let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
-    if (opts.earlyExit) {
-      exitHandle = await enableEarlyExitFromFiles(model, model.info.path, {
-        ...(opts.exits ? { exitsPath: opts.exits } : {}),
-        ...(opts.exitThreshold !== undefined ? { threshold: opts.exitThreshold } : {}),
-        ...(opts.kvPolicy ? { kvPolicy: opts.kvPolicy } : {}),
-        ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
-      });
-    } else if (opts.exits || opts.exitThreshold !== undefined || opts.kvPolicy) {
-      throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
-    }
+    exitHandle = await enableEarlyExitFromFlags(model, opts);
     const prompt = opts.prompt ?? '';
     if (opts.chat && !model.tokenizer.chatTemplate) {
       throw new BitexitError(

@@ -1,8 +1,8 @@
 import type { KvPolicy } from '@bitexit/engine';
 import { BitexitError } from '@bitexit/format';
 import { createServer, loadChatTemplate } from '@bitexit/server';
-import { enableEarlyExitFromFiles } from '@bitexit/specee/node';
 import { EXIT_OK, UsageError } from '../errors.js';
+import { checkEarlyExitFlags, enableEarlyExitFromFlags } from '../generation-flags.js';
 import type { CliIO } from '../io.js';
 import { loadForCli } from '../model.js';
 import { progressEnabled } from '../progress.js';
@@ -29,9 +29,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** `bitexit serve`: an OpenAI-compatible HTTP server (@bitexit/server) until SIGINT. */
 export async function serveCommand(opts: ServeOptions, io: CliIO): Promise<number> {
-  if (!opts.earlyExit && (opts.exits || opts.exitThreshold !== undefined || opts.kvPolicy)) {
-    throw new UsageError('--exits, --exit-threshold and --kv-policy need --early-exit');
-  }
+  checkEarlyExitFlags(opts);
   if (opts.port > 65535) throw new UsageError(`--port must be between 0 and 65535, got ${opts.port}`);
   const apiKey = opts.apiKey ?? io.env?.BITEXIT_API_KEY;
   // A broken template fails here, before the model loads.
@@ -46,14 +44,7 @@ export async function serveCommand(opts: ServeOptions, io: CliIO): Promise<numbe
   });
   let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
-    if (opts.earlyExit) {
-      exitHandle = await enableEarlyExitFromFiles(model, model.info.path, {
-        ...(opts.exits ? { exitsPath: opts.exits } : {}),
-        ...(opts.exitThreshold !== undefined ? { threshold: opts.exitThreshold } : {}),
-        ...(opts.kvPolicy ? { kvPolicy: opts.kvPolicy } : {}),
-        ...(opts.tokenizer ? { tokenizerPath: opts.tokenizer } : {}),
-      });
-    }
+    exitHandle = await enableEarlyExitFromFlags(model, opts);
     const server = await createServer({
       models: [{ model, ...(chatTemplate ? { chatTemplate } : {}) }],
       maxQueue: opts.maxQueue,
