@@ -4,7 +4,7 @@ import { loadModel, type LoadConversion, type Model } from '@bitexit/engine';
 import { requireBackendInstalled, setupBackends } from './backends.js';
 import { UsageError } from './errors.js';
 import type { OutputStream } from './io.js';
-import { formatBytes, loadProgress } from './progress.js';
+import { formatBytes, loadProgress, progressEnabled } from './progress.js';
 
 export const DEMO_MODEL_PACKAGE = '@bitexit/model-demo';
 export const NO_DEFAULT_MODEL_MESSAGE =
@@ -98,4 +98,25 @@ export async function loadForCli(o: LoadOptions): Promise<{ model: Model; loadMs
   const conv = model.info.conversion;
   if (conv) o.stderr.write(conversionNotice(path, conv) + '\n');
   return { model, loadMs: performance.now() - t0 };
+}
+
+/** The model flags every generating command takes (-m, --tokenizer, --backend, -c, --[no-]progress). */
+export interface ModelFlags {
+  model?: string;
+  tokenizer?: string;
+  backend: string;
+  context?: number;
+  progress?: boolean;
+}
+
+/** loadForCli for a command's own flags: the progress bar follows --[no-]progress and whether stderr is a terminal. */
+export function loadFromFlags(flags: ModelFlags, stderr: OutputStream): Promise<{ model: Model; loadMs: number }> {
+  return loadForCli({
+    model: flags.model,
+    tokenizer: flags.tokenizer,
+    backend: flags.backend,
+    context: flags.context,
+    progress: progressEnabled(flags.progress, stderr),
+    stderr,
+  });
 }

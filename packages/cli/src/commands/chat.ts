@@ -7,8 +7,7 @@ import { loadChatTemplate } from '@bitexit/server';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError, oneLine } from '../errors.js';
 import { checkEarlyExitFlags, enableEarlyExitFromFlags, samplingOptions } from '../generation-flags.js';
 import { readInputText, type CliIO, type InputStream, type OutputStream } from '../io.js';
-import { loadForCli } from '../model.js';
-import { progressEnabled } from '../progress.js';
+import { loadFromFlags } from '../model.js';
 
 export interface ChatCliOptions {
   model?: string;
@@ -51,14 +50,7 @@ export async function chatCommand(opts: ChatCliOptions, io: CliIO): Promise<numb
   const seed = opts.seed ?? randomInt(0, 0x1_0000_0000);
   const genOptions: GenerateOptions = samplingOptions(opts, seed);
 
-  const { model } = await loadForCli({
-    model: opts.model,
-    tokenizer: opts.tokenizer,
-    backend: opts.backend,
-    context: opts.context,
-    progress: progressEnabled(opts.progress, io.stderr),
-    stderr: io.stderr,
-  });
+  const { model } = await loadFromFlags(opts, io.stderr);
   let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
     const session = createSession(model, template, opts.system);

@@ -4,8 +4,7 @@ import { BitexitError } from '@bitexit/format';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
 import { enableEarlyExitFromFlags, samplingOptions } from '../generation-flags.js';
 import { readInputText, type CliIO, type InputStream } from '../io.js';
-import { loadForCli } from '../model.js';
-import { progressEnabled } from '../progress.js';
+import { loadFromFlags } from '../model.js';
 
 export interface RunOptions {
   model?: string;
@@ -119,14 +118,7 @@ export async function runCommand(options: RunOptions, io: CliIO): Promise<number
     ...(io.signal ? { signal: io.signal } : {}),
   };
 
-  const { model, loadMs } = await loadForCli({
-    model: opts.model,
-    tokenizer: opts.tokenizer,
-    backend: opts.backend,
-    context: opts.context,
-    progress: progressEnabled(opts.progress, io.stderr),
-    stderr: io.stderr,
-  });
+  const { model, loadMs } = await loadFromFlags(opts, io.stderr);
   let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
     exitHandle = await enableEarlyExitFromFlags(model, opts);

@@ -4,8 +4,7 @@ import { createServer, loadChatTemplate } from '@bitexit/server';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { checkEarlyExitFlags, enableEarlyExitFromFlags } from '../generation-flags.js';
 import type { CliIO } from '../io.js';
-import { loadForCli } from '../model.js';
-import { progressEnabled } from '../progress.js';
+import { loadFromFlags } from '../model.js';
 
 export interface ServeOptions {
   model?: string;
@@ -34,14 +33,7 @@ export async function serveCommand(opts: ServeOptions, io: CliIO): Promise<numbe
   const apiKey = opts.apiKey ?? io.env?.BITEXIT_API_KEY;
   // A broken template fails here, before the model loads.
   const chatTemplate = opts.chatTemplate ? await loadChatTemplate(opts.chatTemplate) : undefined;
-  const { model } = await loadForCli({
-    model: opts.model,
-    tokenizer: opts.tokenizer,
-    backend: opts.backend,
-    context: opts.context,
-    progress: progressEnabled(opts.progress, io.stderr),
-    stderr: io.stderr,
-  });
+  const { model } = await loadFromFlags(opts, io.stderr);
   let exitHandle: { dispose(): Promise<void> } | null = null;
   try {
     exitHandle = await enableEarlyExitFromFlags(model, opts);

@@ -1,7 +1,7 @@
 import type { ChatMessage, GenerateOptions, Generation, GenerationChunk, GenerationResult } from '../api.js';
 import { chatPromptIds } from './chat-template.js';
 import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError } from './errors.js';
-import { GenerationStream } from './generation.js';
+import { abortedBeforeStart, GenerationStream } from './generation.js';
 import type { Model } from './model.js';
 
 export interface ChatSessionOptions {
@@ -180,23 +180,4 @@ export class ChatSession {
     }
     return generation ? await generation.result : abortedBeforeStart(this.model.info.backend);
   }
-}
-
-function abortedBeforeStart(backend: string): GenerationResult {
-  return {
-    text: '',
-    promptTokens: [],
-    tokens: [],
-    stats: {
-      promptTokens: 0,
-      cachedPromptTokens: 0,
-      generatedTokens: 0,
-      timeToFirstTokenMs: 0,
-      prefillTokensPerSecond: 0,
-      decodeTokensPerSecond: 0,
-      totalMs: 0,
-      finishReason: 'abort',
-      backend,
-    },
-  };
 }

@@ -67,3 +67,23 @@ export class GenerationStream implements Generation {
     }
   }
 }
+
+/** The result of a generation aborted before its first step: nothing generated, finish reason `abort`. */
+export function abortedBeforeStart(backend: string): GenerationResult {
+  return {
+    text: '',
+    promptTokens: [],
+    tokens: [],
+    stats: {
+      promptTokens: 0,
+      cachedPromptTokens: 0,
+      generatedTokens: 0,
+      timeToFirstTokenMs: 0,
+      prefillTokensPerSecond: 0,
+      decodeTokensPerSecond: 0,
+      totalMs: 0,
+      finishReason: 'abort',
+      backend,
+    },
+  };
+}

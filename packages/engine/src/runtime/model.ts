@@ -19,7 +19,7 @@ import { openModel, planLoadConversion, type LoadConversion } from '../model/ind
 import type { ModelConfig, ModelSource } from '../model/types.js';
 import { ContextLengthExceededError, InvalidOptionError, NoChatTemplateError, TokenizerMissingError } from './errors.js';
 import { chatPromptIds } from './chat-template.js';
-import { GenerationStream } from './generation.js';
+import { abortedBeforeStart, GenerationStream } from './generation.js';
 import {
   createEarlyExitRuntime,
   exitStepInputs,
@@ -179,7 +179,7 @@ export class Model {
   generate(prompt: string | number[], options: GenerateOptions = {}): Generation {
     let partial: GenerationResult | null = null;
     const gen = this.run(prompt, options, (r) => (partial = r));
-    return new GenerationStream(gen, () => partial ?? emptyResult(this.info.backend));
+    return new GenerationStream(gen, () => partial ?? abortedBeforeStart(this.info.backend));
   }
 
   /** Renders `messages` with the model's chat template (or `options.chatTemplate`) and generates the assistant's answer. */
@@ -669,23 +669,4 @@ function logSoftmaxAt(logits: Float32Array, offset: number, n: number, target: n
   let sum = 0;
   for (let i = 0; i < n; i++) sum += Math.exp(logits[offset + i]! - max);
   return logits[offset + target]! - max - Math.log(sum);
-}
-
-function emptyResult(backend: string): GenerationResult {
-  return {
-    text: '',
-    promptTokens: [],
-    tokens: [],
-    stats: {
-      promptTokens: 0,
-      cachedPromptTokens: 0,
-      generatedTokens: 0,
-      timeToFirstTokenMs: 0,
-      prefillTokensPerSecond: 0,
-      decodeTokensPerSecond: 0,
-      totalMs: 0,
-      finishReason: 'abort',
-      backend,
-    },
-  };
 }
