@@ -47,6 +47,27 @@ function modelArgument(positional: string | undefined, flag: string | undefined,
   return model;
 }
 
+/** The sampling flags of the generating commands (run, chat), declared once. */
+function withSamplingFlags(cmd: Command): Command {
+  return cmd
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
+    .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)
+    .option('--min-p <p>', 'drop tokens less likely than p x the most likely one', unitInterval)
+    .option('--repeat-penalty <r>', 'penalty for recently generated tokens (1 = off)', positiveFloat)
+    .option('-s, --seed <s>', 'random seed (default: random, printed with the stats)', seed)
+    .option('--stop <text>', 'stop before this string (repeatable)', collect);
+}
+
+/** The SpecEE early-exit flags of run, chat and serve, declared once. */
+function withEarlyExitFlags(cmd: Command): Command {
+  return cmd
+    .option('--early-exit', 'decode with SpecEE early exit (predictors from --exits, MODEL.exits.gguf, or inside the model)')
+    .option('--exits <file>', 'exit predictors written by train-exits (with --early-exit)')
+    .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
+    .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate (computed from the exit state) or mask').choices(['propagate', 'mask']));
+}
+
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto');
 }
@@ -78,33 +99,26 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .showHelpAfterError(false)
     .allowExcessArguments(false);
 
-  program
+  const runCmd = program
     .command('run')
     .description('generate text: streams the prompt and its continuation to stdout, stats to stderr')
     .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
     .option('-p, --prompt <text>', "prompt text; '-' reads standard input (default: standard input when it is piped, else empty, i.e. BOS only)")
-    .option('-n, --max-tokens <n>', 'most tokens to generate (default: 256, or the context left after the prompt when less)', positiveInt)
-    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
-    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
-    .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)
-    .option('--min-p <p>', 'drop tokens less likely than p x the most likely one', unitInterval)
-    .option('--repeat-penalty <r>', 'penalty for recently generated tokens (1 = off)', positiveFloat)
-    .option('-s, --seed <s>', 'random seed (default: random, printed with the stats)', seed)
-    .option('--stop <text>', 'stop before this string (repeatable)', collect)
+    .option('-n, --max-tokens <n>', 'most tokens to generate (default: 256, or the context left after the prompt when less)', positiveInt);
+  withSamplingFlags(runCmd);
+  runCmd
     .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048))', positiveInt)
-    .option('--chat', "treat the prompt as a user message and apply the model's chat template")
-    .option('--early-exit', 'decode with SpecEE early exit (predictors from --exits, MODEL.exits.gguf, or inside the model)')
-    .option('--exits <file>', 'exit predictors written by train-exits (with --early-exit)')
-    .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
-    .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate (computed from the exit state) or mask').choices(['propagate', 'mask']))
+    .option('--chat', "treat the prompt as a user message and apply the model's chat template");
+  withEarlyExitFlags(runCmd);
+  runCmd
     .addOption(backendOption())
     .option('--json', 'print one JSON object {text, prompt_token_ids, token_ids, stats} instead of streaming')
     .option('--progress', 'show the load progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: RunOptions) => setAction(() => runCommand(opts, io)));
 
-  program
+  const serveCmd = program
     .command('serve')
     .description('OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health')
     .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
@@ -115,36 +129,27 @@ export function buildProgram(io: CliIO, setAction: (a: Action) => void): Command
     .option('--chat-template <file|name>', "Jinja chat template file or built-in name (chatml, llama2, plain); overrides the model's")
     .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048))', positiveInt)
     .option('--max-queue <n>', 'requests that may wait behind the running one; more get 429', nonNegativeInt, 16)
-    .option('--cors <origin>', 'allow browser requests from this origin (* for any)')
-    .option('--early-exit', 'decode with SpecEE early exit (predictors from --exits, MODEL.exits.gguf, or inside the model)')
-    .option('--exits <file>', 'exit predictors written by train-exits (with --early-exit)')
-    .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
-    .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate or mask').choices(['propagate', 'mask']))
+    .option('--cors <origin>', 'allow browser requests from this origin (* for any)');
+  withEarlyExitFlags(serveCmd);
+  serveCmd
     .addOption(backendOption())
     .option('--progress', 'show the load progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
     .action((opts: ServeOptions) => setAction(() => serveCommand(opts, io)));
 
-  program
+  const chatCmd = program
     .command('chat')
     .description('chat with the model: a REPL in a terminal; with piped stdin, one answer to the message read from it')
     .option('-m, --model <path>', 'model file (.gguf, llama2.c .bin) or Hugging Face directory (default: the embedded demo model)')
     .option('--tokenizer <path>', 'tokenizer file for formats without one (llama2.c tokenizer.bin)')
     .option('--system <text>', 'system prompt')
     .option('--chat-template <file|name>', "Jinja chat template file or built-in name (chatml, llama2, plain) (default: the model's own)")
-    .option('-n, --max-tokens <n>', 'most tokens per answer', positiveInt, 256)
-    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', nonNegativeFloat, 0.8)
-    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', nonNegativeInt)
-    .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', unitInterval)
-    .option('--min-p <p>', 'drop tokens less likely than p x the most likely one', unitInterval)
-    .option('--repeat-penalty <r>', 'penalty for recently generated tokens (1 = off)', positiveFloat)
-    .option('-s, --seed <s>', 'random seed (default: random)', seed)
-    .option('--stop <text>', 'end an answer before this string (repeatable)', collect)
-    .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048)); older turns are dropped when it fills', positiveInt)
-    .option('--early-exit', 'decode with SpecEE early exit (predictors from --exits, MODEL.exits.gguf, or inside the model)')
-    .option('--exits <file>', 'exit predictors written by train-exits (with --early-exit)')
-    .option('--exit-threshold <x>', "predictor threshold (default: the exits file's)", unitInterval)
-    .addOption(new Option('--kv-policy <policy>', 'K/V of skipped layers: propagate or mask').choices(['propagate', 'mask']))
+    .option('-n, --max-tokens <n>', 'most tokens per answer', positiveInt, 256);
+  withSamplingFlags(chatCmd);
+  chatCmd
+    .option('-c, --context <n>', 'KV-cache length in tokens (default: min(model context, 2048)); older turns are dropped when it fills', positiveInt);
+  withEarlyExitFlags(chatCmd);
+  chatCmd
     .addOption(backendOption())
     .option('--progress', 'show the load progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show progress bars')
