@@ -2,33 +2,18 @@ import { randomInt } from 'node:crypto';
 import { createInterface, type Interface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { isBitexitError } from '@bitexit/format';
-import { ChatSession, chatPromptIds, type GenerateOptions, type KvPolicy, type Model } from '@bitexit/engine';
+import { ChatSession, chatPromptIds, type GenerateOptions, type Model } from '@bitexit/engine';
 import { loadChatTemplate } from '@bitexit/server';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError, oneLine } from '../errors.js';
-import { checkEarlyExitFlags, enableEarlyExitFromFlags, samplingOptions } from '../generation-flags.js';
+import { checkEarlyExitFlags, enableEarlyExitFromFlags, samplingOptions, type EarlyExitFlags, type SamplingFlags } from '../generation-flags.js';
 import { readInputText, type CliIO, type InputStream, type OutputStream } from '../io.js';
-import { loadFromFlags } from '../model.js';
+import { loadFromFlags, type ModelFlags } from '../model.js';
 
-export interface ChatCliOptions {
-  model?: string;
-  tokenizer?: string;
+export interface ChatCliOptions extends ModelFlags, SamplingFlags, EarlyExitFlags {
   system?: string;
   chatTemplate?: string;
   maxTokens: number;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
   seed?: number;
-  stop?: string[];
-  context?: number;
-  backend: string;
-  progress?: boolean;
-  earlyExit?: boolean;
-  exits?: string;
-  exitThreshold?: number;
-  kvPolicy?: KvPolicy;
 }
 
 export const REPL_HELP = 'commands: /reset (forget the conversation), /exit (or Ctrl-D); Ctrl-C stops an answer, twice exits';

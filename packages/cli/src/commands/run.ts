@@ -1,32 +1,16 @@
 import { randomInt } from 'node:crypto';
-import type { GenerateOptions, GenerationResult, KvPolicy } from '@bitexit/engine';
+import type { GenerateOptions, GenerationResult } from '@bitexit/engine';
 import { BitexitError } from '@bitexit/format';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
-import { enableEarlyExitFromFlags, samplingOptions } from '../generation-flags.js';
+import { enableEarlyExitFromFlags, samplingOptions, type EarlyExitFlags, type SamplingFlags } from '../generation-flags.js';
 import { readInputText, type CliIO, type InputStream } from '../io.js';
-import { loadFromFlags } from '../model.js';
+import { loadFromFlags, type ModelFlags } from '../model.js';
 
-export interface RunOptions {
-  model?: string;
-  tokenizer?: string;
+export interface RunOptions extends ModelFlags, SamplingFlags, EarlyExitFlags {
   prompt?: string;
-  maxTokens?: number;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
   seed?: number;
-  stop?: string[];
-  context?: number;
   chat?: boolean;
-  backend: string;
   json?: boolean;
-  progress?: boolean;
-  earlyExit?: boolean;
-  exits?: string;
-  exitThreshold?: number;
-  kvPolicy?: KvPolicy;
 }
 
 /** The `stats` object of `run --json` (snake_case like the rest of the JSON). */

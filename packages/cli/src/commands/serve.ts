@@ -1,27 +1,17 @@
-import type { KvPolicy } from '@bitexit/engine';
 import { BitexitError } from '@bitexit/format';
 import { createServer, loadChatTemplate } from '@bitexit/server';
 import { EXIT_OK, UsageError } from '../errors.js';
-import { checkEarlyExitFlags, enableEarlyExitFromFlags } from '../generation-flags.js';
+import { checkEarlyExitFlags, enableEarlyExitFromFlags, type EarlyExitFlags } from '../generation-flags.js';
 import type { CliIO } from '../io.js';
-import { loadFromFlags } from '../model.js';
+import { loadFromFlags, type ModelFlags } from '../model.js';
 
-export interface ServeOptions {
-  model?: string;
-  tokenizer?: string;
+export interface ServeOptions extends ModelFlags, EarlyExitFlags {
   host: string;
   port: number;
   apiKey?: string;
-  backend: string;
-  earlyExit?: boolean;
-  exits?: string;
-  exitThreshold?: number;
-  kvPolicy?: KvPolicy;
-  context?: number;
   maxQueue: number;
   cors?: string;
   chatTemplate?: string;
-  progress?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
